@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the test suite with Bazel (every test by default, or the given targets
+# and flags, e.g. `tools/test.sh //packages/features/...`), after making sure
+# the environment is set up (tools/setup.sh, a no-op when it is). Ends with one
+# line `N passed, N failed`, counted from the test cases' results.
+# Environment: LOPT_BAZEL_BATCH=1 runs Bazel without a server (used by CI).
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+tools/setup.sh --quiet || exit 1
+
+args=("$@")
+has_target=0
+for arg in "${args[@]}"; do
+  case "$arg" in -*) ;; *) has_target=1 ;; esac
+done
+[ "$has_target" = 1 ] || args+=(//...)
+
+startup=()
+[ "${LOPT_BAZEL_BATCH:-0}" = 1 ] && startup+=(--batch)
+# Without a writable HOME Bazel has nowhere to put its output root.
+if [ -z "${HOME:-}" ] || [ ! -w "${HOME}" ]; then
+  startup+=("--output_user_root=/tmp/lopt-bazel-$(id -u)")
+fi
+
+events="$(mktemp)"
+trap 'rm -f "$events"' EXIT
+bazel "${startup[@]}" test --build_event_json_file="$events" "${args[@]}"
+status=$?
+"${LOPT_VENV:-$root/.venv}/bin/python3" tools/bazel/test_summary.py "$events" "$status"
+exit "$status"
