@@ -1,0 +1,70 @@
+"""lopt_features: the accumulators and input features of learned optimizers.
+
+Pure functions over pytrees with explicit state, like optax: an accumulator is
+an `Accumulator(init, update)` pair, and feature functions map parameters,
+gradients and accumulator states to the arrays a learned optimizer's network
+reads. Decay rates may be traced arrays (they are meta-learned), every
+function jits and vmaps, and outputs keep the parameters' dtype.
+"""
+
+from importlib import resources as _resources
+
+from lopt_features.accumulator import Accumulator, ema
+from lopt_features.factored import (
+    FactoredState,
+    factored_dims,
+    factored_normalized_gradient,
+    factored_preconditioner,
+    factored_second_moment,
+    factored_tiled,
+    leaf_preconditioner,
+    leaf_tiled,
+    safe_rsqrt,
+)
+from lopt_features.momentum import MomentumState, momentum
+from lopt_features.normalize import second_moment_normalize
+from lopt_features.per_tensor import (
+    TENSOR_FEATURE_NAMES,
+    clipped_log_abs,
+    tensor_summary,
+    tensor_summary_features,
+)
+from lopt_features.second_moment import SecondMomentState, second_moment
+from lopt_features.small_fc_lopt import (
+    SMALL_FC_LOPT_FEATURE_NAMES,
+    small_fc_lopt_channel_groups,
+    small_fc_lopt_feature_names,
+    small_fc_lopt_features,
+)
+from lopt_features.time_features import TIMESCALES, tanh_time_features
+
+__version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
+
+__all__ = [
+    "Accumulator",
+    "FactoredState",
+    "MomentumState",
+    "SMALL_FC_LOPT_FEATURE_NAMES",
+    "SecondMomentState",
+    "TENSOR_FEATURE_NAMES",
+    "TIMESCALES",
+    "clipped_log_abs",
+    "ema",
+    "factored_dims",
+    "factored_normalized_gradient",
+    "factored_preconditioner",
+    "factored_second_moment",
+    "factored_tiled",
+    "leaf_preconditioner",
+    "leaf_tiled",
+    "momentum",
+    "safe_rsqrt",
+    "second_moment",
+    "second_moment_normalize",
+    "small_fc_lopt_channel_groups",
+    "small_fc_lopt_feature_names",
+    "small_fc_lopt_features",
+    "tanh_time_features",
+    "tensor_summary",
+    "tensor_summary_features",
+]

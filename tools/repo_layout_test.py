@@ -1,0 +1,106 @@
+"""Checks that the monorepo keeps its layout promises.
+
+Every package under packages/ has its BUILD, pyproject.toml, README and
+VERSION; its name, version and lopt dependencies agree between pyproject,
+the root README's table and its imports; and imports only point down the
+dependency graph (features ← architectures; tasks; es; eval; pretrained).
+"""
+
+import ast
+import pathlib
+import re
+import tomllib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if not (ROOT / "packages").is_dir():  # under Bazel: the runfiles tree
+    ROOT = pathlib.Path(__file__).parents[1]
+
+#: The packages each package may import (the graph of DESIGN.md).
+ALLOWED = {
+    "features": set(),
+    "architectures": {"features"},
+    "tasks": set(),
+    "es": {"features", "architectures", "tasks"},
+    "eval": {"features", "architectures", "tasks", "es"},
+    "pretrained": {"features", "architectures", "tasks", "es", "eval"},
+}
+
+PACKAGES = sorted(p.parent.name for p in (ROOT / "packages").glob("*/pyproject.toml"))
+
+
+def _pyproject(name):
+    return tomllib.loads((ROOT / "packages" / name / "pyproject.toml").read_text())
+
+
+def _version(name):
+    return (ROOT / "packages" / name / f"lopt_{name}" / "VERSION").read_text().strip()
+
+
+def _lopt_imports(name):
+    found = set()
+    for path in (ROOT / "packages" / name / f"lopt_{name}").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top.startswith("lopt_") and top != f"lopt_{name}":
+                    found.add(top.removeprefix("lopt_"))
+    return found
+
+
+def _readme_table():
+    rows = {}
+    for line in (ROOT / "README.md").read_text().splitlines():
+        match = re.match(r"\| \[`lopt-(\w+)`\]\(packages/(\w+)\) \| ([^|]+) \| [^|]+ \| ([^|]+) \|", line)
+        if match:
+            name, folder, version, deps = match.groups()
+            assert name == folder, line
+            rows[name] = (version.strip(), {d.strip("` ").removeprefix("lopt-") for d in deps.split(",")} - {"—"})
+    return rows
+
+
+def test_packages_exist():
+    assert "features" in PACKAGES
+    assert set(PACKAGES) <= set(ALLOWED), f"unknown package folders: {set(PACKAGES) - set(ALLOWED)}"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_package_files_and_names(name):
+    folder = ROOT / "packages" / name
+    for required in ("BUILD", "README.md", "pyproject.toml", f"lopt_{name}/__init__.py", f"lopt_{name}/VERSION"):
+        assert (folder / required).is_file(), f"packages/{name}/{required} is missing"
+    project = _pyproject(name)
+    assert project["project"]["name"] == f"lopt-{name}"
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"file": f"lopt_{name}/VERSION"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", _version(name))
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_imports_point_down_the_graph_and_are_declared(name):
+    imported = _lopt_imports(name)
+    assert imported <= ALLOWED[name], f"lopt_{name} imports {imported - ALLOWED[name]}, above or beside it"
+    declared = {
+        re.split(r"[<>=!~ \[]", dep)[0].removeprefix("lopt-")
+        for dep in _pyproject(name)["project"].get("dependencies", [])
+        if dep.startswith("lopt-")
+    }
+    assert imported == declared, f"lopt_{name} imports {imported} but pyproject.toml declares {declared}"
+    build = (ROOT / "packages" / name / "BUILD").read_text()
+    for dep in imported:
+        assert f'"//packages/{dep}:lopt_{dep}"' in build, f"packages/{name}/BUILD lacks //packages/{dep}:lopt_{dep}"
+
+
+def test_root_readme_table_matches_the_packages():
+    table = _readme_table()
+    assert sorted(table) == PACKAGES
+    for name, (version, deps) in table.items():
+        assert version == _version(name), f"README says lopt-{name} {version}, VERSION says {_version(name)}"
+        assert deps == _lopt_imports(name), f"README lists {deps} as lopt-{name}'s dependencies"
