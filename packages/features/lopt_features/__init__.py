@@ -21,6 +21,12 @@ from lopt_features.factored import (
     leaf_tiled,
     safe_rsqrt,
 )
+from lopt_features.fc_lopt import (
+    FC_LOPT_FEATURE_NAMES,
+    FC_LOPT_MOMENTUM_DECAYS,
+    fc_lopt_feature_names,
+    fc_lopt_features,
+)
 from lopt_features.momentum import MomentumState, momentum
 from lopt_features.normalize import second_moment_normalize
 from lopt_features.per_tensor import (
@@ -37,17 +43,22 @@ from lopt_features.small_fc_lopt import (
     small_fc_lopt_features,
 )
 from lopt_features.time_features import TIMESCALES, tanh_time_features
+from lopt_features.tree_checks import check_float, check_matches, named_leaves
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 __all__ = [
     "Accumulator",
+    "FC_LOPT_FEATURE_NAMES",
+    "FC_LOPT_MOMENTUM_DECAYS",
     "FactoredState",
     "MomentumState",
     "SMALL_FC_LOPT_FEATURE_NAMES",
     "SecondMomentState",
     "TENSOR_FEATURE_NAMES",
     "TIMESCALES",
+    "check_float",
+    "check_matches",
     "clipped_log_abs",
     "ema",
     "factored_dims",
@@ -55,9 +66,12 @@ __all__ = [
     "factored_preconditioner",
     "factored_second_moment",
     "factored_tiled",
+    "fc_lopt_feature_names",
+    "fc_lopt_features",
     "leaf_preconditioner",
     "leaf_tiled",
     "momentum",
+    "named_leaves",
     "safe_rsqrt",
     "second_moment",
     "second_moment_normalize",

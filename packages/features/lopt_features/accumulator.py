@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from lopt_features._tree import compute_dtype
+from lopt_features.tree_checks import compute_dtype
 
 
 class Accumulator(NamedTuple):

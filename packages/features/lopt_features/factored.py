@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from lopt_features import _tree
+from lopt_features import tree_checks
 from lopt_features.accumulator import Accumulator, ema
 
 #: Added to g² before averaging, as AdaFactor does, so no average is exactly 0.
@@ -71,11 +71,11 @@ def factored_second_moment(
       epsilon: added to g² (AdaFactor's ε₁).
       dtype: storage dtype; defaults to each parameter's dtype.
     """
-    decays = _tree.as_decays(decays, what="factored_second_moment")
+    decays = tree_checks.as_decays(decays, what="factored_second_moment")
     n = decays.shape[0]
 
     def init(params: Any) -> FactoredState:
-        _tree.check_float(params, what="factored_second_moment.init", tree_name="parameter")
+        tree_checks.check_float(params, what="factored_second_moment.init", tree_name="parameter")
 
         def one(name, p):
             dt = dtype or jnp.result_type(p)
@@ -85,13 +85,13 @@ def factored_second_moment(
 
     def update(state: FactoredState, grads: Any) -> FactoredState:
         what = "factored_second_moment.update"
-        _tree.check_float(grads, what=what, tree_name="gradient")
+        tree_checks.check_float(grads, what=what, tree_name="gradient")
         check_factored_state(state, grads, what=what, tree_name="gradient")
-        _tree.check_decay_axis(state, n, what=what, state_name="factored state")
+        tree_checks.check_decay_axis(state, n, what=what, state_name="factored state")
         clipped = jnp.clip(decays, 0.0, 1.0)
 
         def one(name, g, row, col, diag):
-            g = g.astype(_tree.compute_dtype(g.dtype))
+            g = g.astype(tree_checks.compute_dtype(g.dtype))
             s = (g * g + epsilon)[..., None]
             dims = factored_dims(g.shape)
             if dims is None:
@@ -129,7 +129,7 @@ def _per_leaf(fn, num_outputs: int, like: Any, *trees: Any) -> tuple[Any, ...]:
     trees (shaped like `like`) made from its components.
     """
     treedef = jax.tree_util.tree_structure(like)
-    names = [name for name, _ in _tree.named_leaves(like)]
+    names = [name for name, _ in tree_checks.named_leaves(like)]
     columns = [treedef.flatten_up_to(t) for t in (like, *trees)]
     outs = [fn(name, *args) for name, *args in zip(names, *columns)]
     return tuple(treedef.unflatten([o[i] for o in outs]) for i in range(num_outputs))
@@ -141,11 +141,11 @@ def leaf_preconditioner(
     """`factored_preconditioner` for one leaf of shape `shape`, in compute precision."""
     dims = factored_dims(tuple(shape))
     if dims is None:
-        diag = v_diag.astype(_tree.compute_dtype(v_diag.dtype))
+        diag = v_diag.astype(tree_checks.compute_dtype(v_diag.dtype))
         return safe_rsqrt(diag + diag_epsilon)
     d1, d0 = dims
-    row = v_row.astype(_tree.compute_dtype(v_row.dtype))
-    col = v_col.astype(_tree.compute_dtype(v_col.dtype))
+    row = v_row.astype(tree_checks.compute_dtype(v_row.dtype))
+    col = v_col.astype(tree_checks.compute_dtype(v_col.dtype))
     # v_row lost axis d0, so d1 moved one place left if it came after d0.
     reduced_d1 = d1 - 1 if d1 > d0 else d1
     row_mean = jnp.mean(row, axis=reduced_d1, keepdims=True)
@@ -230,11 +230,11 @@ def factored_tiled(state: FactoredState, params: Any) -> tuple[Any, Any]:
 
 def check_factored_state(state: FactoredState, like: Any, *, what: str, tree_name: str = "parameter") -> None:
     """Raises ValueError unless `state` was initialised for parameters shaped like `like`."""
-    _tree.check_matches(
+    tree_checks.check_matches(
         state.v_diag, like, what=what, tree_name=tree_name, expected_name="factored state",
         expected_shape=None,
     )
     treedef = jax.tree_util.tree_structure(like)
     rows, cols, diags = (treedef.flatten_up_to(t) for t in state)
-    for (name, leaf), row, col, diag in zip(_tree.named_leaves(like), rows, cols, diags):
+    for (name, leaf), row, col, diag in zip(tree_checks.named_leaves(like), rows, cols, diags):
         _check_leaf(name, jnp.shape(leaf), row, col, diag, diag.shape[-1], what, tree_name)

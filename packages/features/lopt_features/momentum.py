@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 import jax
 from jaxtyping import ArrayLike
 
-from lopt_features import _tree
+from lopt_features import tree_checks
 from lopt_features.accumulator import Accumulator, ema, zeros_with_decay_axis
 
 
@@ -27,19 +27,19 @@ def momentum(decays: ArrayLike, *, dtype: Any = None) -> Accumulator:
       decays: vector of decay rates β_i.
       dtype: storage dtype of the momenta; defaults to each parameter's dtype.
     """
-    decays = _tree.as_decays(decays, what="momentum")
+    decays = tree_checks.as_decays(decays, what="momentum")
 
     def init(params: Any) -> MomentumState:
-        _tree.check_float(params, what="momentum.init", tree_name="parameter")
+        tree_checks.check_float(params, what="momentum.init", tree_name="parameter")
         return MomentumState(m=zeros_with_decay_axis(params, decays.shape[0], dtype))
 
     def update(state: MomentumState, grads: Any) -> MomentumState:
-        _tree.check_float(grads, what="momentum.update", tree_name="gradient")
-        _tree.check_matches(
+        tree_checks.check_float(grads, what="momentum.update", tree_name="gradient")
+        tree_checks.check_matches(
             state.m, grads, what="momentum.update", tree_name="gradient",
             expected_name="momentum state", expected_shape=lambda m: m.shape[:-1],
         )
-        _tree.check_decay_axis(state.m, decays.shape[0], what="momentum.update", state_name="momentum state")
+        tree_checks.check_decay_axis(state.m, decays.shape[0], what="momentum.update", state_name="momentum state")
         m = jax.tree_util.tree_map(lambda m, g: ema(m, g[..., None], decays), state.m, grads)
         return MomentumState(m=m)
 

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from lopt_features._tree import compute_dtype
+from lopt_features.tree_checks import compute_dtype
 
 #: Added to the mean square before the square root (the reference's value).
 NORMALIZE_EPSILON = 1e-5

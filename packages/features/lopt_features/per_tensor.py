@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from lopt_features import _tree
+from lopt_features import tree_checks
 
 #: Column order of `tensor_summary_features` (alphabetical, as the reference
 #: stacks its per-tensor feature dictionary).
@@ -46,7 +46,7 @@ def clipped_log_abs(
 
 
 def _mean_and_variance(x: Array) -> tuple[Array, Array]:
-    x = x.astype(_tree.compute_dtype(x.dtype))
+    x = x.astype(tree_checks.compute_dtype(x.dtype))
     mean = jnp.mean(x)
     return mean, jnp.mean(jnp.square(x - mean))
 
@@ -72,7 +72,7 @@ def tensor_summary(
         features[f"mean_{key}_mag"] = clipped_log_abs(mean, scale=log_scale)
         features[f"mean_{key}_sign"] = jnp.sign(mean)
         features[f"var_{key}"] = clipped_log_abs(var, scale=log_scale)
-    g = grad.astype(_tree.compute_dtype(grad.dtype))
+    g = grad.astype(tree_checks.compute_dtype(grad.dtype))
     features["mean_gabs_mag"] = clipped_log_abs(jnp.mean(jnp.abs(g)), scale=log_scale)
     return jnp.stack([features[name] for name in TENSOR_FEATURE_NAMES]).astype(param.dtype)
 
@@ -88,10 +88,10 @@ def tensor_summary_features(
     to get the rows of a per-tensor network's batch.
     """
     what = "tensor_summary_features"
-    _tree.check_float(params, what=what, tree_name="parameter")
-    _tree.check_matches(params, grads, what=what, tree_name="gradient", expected_name="parameters")
+    tree_checks.check_float(params, what=what, tree_name="parameter")
+    tree_checks.check_matches(params, grads, what=what, tree_name="gradient", expected_name="parameters")
     for tree, name in ((momentum, "momentum"), (second_moment, "second-moment")):
-        _tree.check_matches(
+        tree_checks.check_matches(
             params, tree, what=what, tree_name=name, expected_name="parameters", expected_shape=None
         )
     return jax.tree_util.tree_map(

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
-from lopt_features import _tree
+from lopt_features import tree_checks
 from lopt_features.accumulator import Accumulator, ema, zeros_with_decay_axis
 
 
@@ -27,25 +27,25 @@ def second_moment(decays: ArrayLike, *, dtype: Any = None) -> Accumulator:
       decays: vector of decay rates β_i.
       dtype: storage dtype; defaults to each parameter's dtype.
     """
-    decays = _tree.as_decays(decays, what="second_moment")
+    decays = tree_checks.as_decays(decays, what="second_moment")
 
     def init(params: Any) -> SecondMomentState:
-        _tree.check_float(params, what="second_moment.init", tree_name="parameter")
+        tree_checks.check_float(params, what="second_moment.init", tree_name="parameter")
         return SecondMomentState(v=zeros_with_decay_axis(params, decays.shape[0], dtype))
 
     def update(state: SecondMomentState, grads: Any) -> SecondMomentState:
-        _tree.check_float(grads, what="second_moment.update", tree_name="gradient")
-        _tree.check_matches(
+        tree_checks.check_float(grads, what="second_moment.update", tree_name="gradient")
+        tree_checks.check_matches(
             state.v, grads, what="second_moment.update", tree_name="gradient",
             expected_name="second-moment state", expected_shape=lambda v: v.shape[:-1],
         )
-        _tree.check_decay_axis(
+        tree_checks.check_decay_axis(
             state.v, decays.shape[0], what="second_moment.update", state_name="second-moment state"
         )
         clipped = jnp.clip(decays, 0.0, 1.0)
 
         def one(v, g):
-            g = g.astype(_tree.compute_dtype(g.dtype))
+            g = g.astype(tree_checks.compute_dtype(g.dtype))
             return ema(v, (g * g)[..., None], clipped)
 
         return SecondMomentState(v=jax.tree_util.tree_map(one, state.v, grads))

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from lopt_features import _tree
+from lopt_features import tree_checks
 from lopt_features.factored import FactoredState, check_factored_state, leaf_preconditioner, leaf_tiled
 from lopt_features.momentum import MomentumState
 from lopt_features.normalize import second_moment_normalize
@@ -101,7 +101,7 @@ def small_fc_lopt_channel_groups(
     optimizer can also consume them group by group.
     """
     shape = jnp.shape(param)
-    dtype = _tree.compute_dtype(jnp.result_type(param))
+    dtype = tree_checks.compute_dtype(jnp.result_type(param))
     g = grad.astype(dtype)[..., None]
     p = jnp.asarray(param).astype(dtype)[..., None]
     m = m.astype(dtype)
@@ -138,10 +138,10 @@ def small_fc_lopt_features(
       parameters' dtype; channel order is `small_fc_lopt_feature_names(...)`.
     """
     what = "small_fc_lopt_features"
-    _tree.check_float(params, what=what, tree_name="parameter")
-    _tree.check_matches(params, grads, what=what, tree_name="gradient", expected_name="parameters")
+    tree_checks.check_float(params, what=what, tree_name="parameter")
+    tree_checks.check_matches(params, grads, what=what, tree_name="gradient", expected_name="parameters")
     for tree, name in ((momentum.m, "momentum"), (second_moment.v, "second-moment")):
-        _tree.check_matches(
+        tree_checks.check_matches(
             tree, params, what=what, tree_name="parameter", expected_name=f"{name} state",
             expected_shape=lambda x: x.shape[:-1],
         )
