@@ -1,0 +1,92 @@
+"""lopt_architectures: hand-designed and learned optimizers behind one interface.
+
+    import lopt_architectures as la
+    opt = la.adam(learning_rate=1e-3)
+    state = opt.init(params, num_steps=1000)
+    state = opt.update(state, grads, loss=loss)
+    params = opt.get_params(state)
+
+    lopt = la.small_fc_lopt()
+    theta = lopt.init_meta_params(jax.random.PRNGKey(0))
+    tx = la.as_optax(lopt.optimizer(theta), num_steps=1000)   # an optax transformation
+"""
+
+from importlib import resources as _resources
+
+from lopt_architectures.base import (
+    LearnedOptimizer,
+    Optimizer,
+    get_model_state,
+    get_params,
+    num_meta_params,
+)
+from lopt_architectures.fc_lopt import FcLOpt, FcLOptState, fc_lopt
+from lopt_architectures.hand_designed import (
+    adabelief,
+    adafactor,
+    adagrad,
+    adam,
+    adamw,
+    fromage,
+    lamb,
+    lars,
+    radam,
+    rmsprop,
+    sgd,
+    sgdm,
+    sm3,
+    yogi,
+)
+from lopt_architectures.nadamw import (
+    NAdamWHyperparameters,
+    NAdamWState,
+    nadamw,
+    sample_nadamw_hyperparameters,
+)
+from lopt_architectures.optax_interop import AsOptaxState, OptaxOptimizerState, as_optax, from_optax
+from lopt_architectures.registry import HAND_DESIGNED, LEARNED, make_learned_optimizer, make_optimizer
+from lopt_architectures.schedules import warmup_cosine_schedule
+from lopt_architectures.small_fc_lopt import SmallFcLOpt, SmallFcLOptState, small_fc_lopt
+
+__version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
+
+__all__ = [
+    "AsOptaxState",
+    "FcLOpt",
+    "FcLOptState",
+    "HAND_DESIGNED",
+    "LEARNED",
+    "LearnedOptimizer",
+    "NAdamWHyperparameters",
+    "NAdamWState",
+    "OptaxOptimizerState",
+    "Optimizer",
+    "SmallFcLOpt",
+    "SmallFcLOptState",
+    "adabelief",
+    "adafactor",
+    "adagrad",
+    "adam",
+    "adamw",
+    "as_optax",
+    "fc_lopt",
+    "from_optax",
+    "fromage",
+    "get_model_state",
+    "get_params",
+    "lamb",
+    "lars",
+    "make_learned_optimizer",
+    "make_optimizer",
+    "nadamw",
+    "num_meta_params",
+    "radam",
+    "rmsprop",
+    "sample_nadamw_hyperparameters",
+    "sgd",
+    "sgdm",
+    "sm3",
+    "small_fc_lopt",
+    "warmup_cosine_schedule",
+    "yogi",
+]
