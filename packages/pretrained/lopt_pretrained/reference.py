@@ -1,0 +1,139 @@
+"""Converting meta-parameters from the reference implementation to ours.
+
+The reference implementation (`google/learned_optimization`) stores a learned
+optimizer's meta-parameters as a haiku-style pytree; checkpoints hold it in
+state-dict form (nested dicts, named tuples as dicts of their fields — what
+`flax.serialization.msgpack_restore` returns). `from_reference` renames that
+tree into ours and checks every leaf's shape against the architecture's
+configuration; `to_reference` goes back.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import lopt_architectures as la
+import numpy as np
+
+Path = tuple[str, ...]
+
+
+def _small_fc_lopt_names(lopt: la.SmallFcLOpt) -> dict[Path, Path]:
+    names = {
+        ("adafactor_decays",): ("decays", "factored"),
+        ("momentum_decays",): ("decays", "momentum"),
+        ("rms_decays",): ("decays", "second_moment"),
+    }
+    for i in range(lopt.hidden_layers + 1):
+        names[("nn", "~", f"w{i}")] = ("mlp", f"w{i}")
+        names[("nn", "~", f"b{i}")] = ("mlp", f"b{i}")
+    return names
+
+
+def _fc_lopt_names(lopt: la.FcLOpt) -> dict[Path, Path]:
+    names = {}
+    for i in range(lopt.hidden_layers + 1):
+        names[(f"mlp/~/linear_{i}", "w")] = ("mlp", f"w{i}")
+        names[(f"mlp/~/linear_{i}", "b")] = ("mlp", f"b{i}")
+    return names
+
+
+#: Architecture name → (default configuration, reference path → our path).
+_CONVERSIONS = {
+    "small_fc_lopt": (la.small_fc_lopt, _small_fc_lopt_names),
+    "fc_lopt": (la.fc_lopt, _fc_lopt_names),
+}
+
+
+def _flatten(tree: Mapping, prefix: Path = ()) -> dict[Path, Any]:
+    flat = {}
+    for key, value in tree.items():
+        path = prefix + (str(key),)
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _unflatten(flat: dict[Path, Any]) -> dict:
+    tree: dict = {}
+    for path, value in flat.items():
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return tree
+
+
+def _show(path: Path) -> str:
+    return "".join(f"[{key!r}]" for key in path)
+
+
+def _lookup(arch: str, lopt: la.LearnedOptimizer | None):
+    if arch not in _CONVERSIONS:
+        raise KeyError(f"from_reference: unknown architecture {arch!r}; known: {', '.join(sorted(_CONVERSIONS))}")
+    default, names = _CONVERSIONS[arch]
+    lopt = default() if lopt is None else lopt
+    if lopt.name != arch:
+        raise ValueError(f"from_reference: architecture {arch!r} but a {lopt.name!r} configuration was given.")
+    expected = jax.eval_shape(lopt.init_meta_params, jax.random.PRNGKey(0))
+    shapes = {path: tuple(leaf.shape) for path, leaf in _flatten(expected).items()}
+    return names(lopt), shapes
+
+
+def from_reference(arch: str, tree: Mapping, *, lopt: la.LearnedOptimizer | None = None) -> dict:
+    """Our meta-parameters for the reference's meta-parameter tree `tree`.
+
+    Args:
+      arch: "small_fc_lopt" (the reference's `AdafacMLPLOpt`) or "fc_lopt"
+        (`MLPLOpt`).
+      tree: the reference's meta-parameters in state-dict form (nested
+        dicts; haiku module names such as "mlp/~/linear_0" are single keys).
+      lopt: our configuration, if not the default one (e.g. other widths).
+
+    Returns:
+      θ for `lopt` (float32 arrays).
+
+    Raises:
+      KeyError: unknown architecture.
+      ValueError: a leaf the architecture does not have, a missing leaf, or
+        a shape that differs from the configuration's; the message names
+        the leaf and the expected shape.
+    """
+    names, shapes = _lookup(arch, lopt)
+    flat = _flatten(tree)
+    unknown = sorted(set(flat) - set(names))
+    missing = sorted(set(names) - set(flat))
+    if unknown or missing:
+        parts = []
+        if unknown:
+            parts.append("unexpected leaves " + ", ".join(_show(p) for p in unknown))
+        if missing:
+            parts.append("missing leaves " + ", ".join(_show(p) for p in missing))
+        raise ValueError(f"from_reference({arch!r}): the tree does not match the reference's: " + "; ".join(parts) + ".")
+    ours = {}
+    for ref_path, our_path in names.items():
+        value = np.asarray(flat[ref_path])
+        if value.shape != shapes[our_path]:
+            raise ValueError(
+                f"from_reference({arch!r}): leaf {_show(ref_path)} has shape {value.shape}; "
+                f"expected {shapes[our_path]}."
+            )
+        if not np.issubdtype(value.dtype, np.floating):
+            raise ValueError(f"from_reference({arch!r}): leaf {_show(ref_path)} has dtype {value.dtype}; expected float.")
+        ours[our_path] = jnp.asarray(value, jnp.float32)
+    return _unflatten(ours)
+
+
+def to_reference(arch: str, theta: Mapping, *, lopt: la.LearnedOptimizer | None = None) -> dict:
+    """The reference's state-dict tree for our meta-parameters θ (the inverse of `from_reference`)."""
+    names, _ = _lookup(arch, lopt)
+    flat = _flatten(theta)
+    inverse = {ours: ref for ref, ours in names.items()}
+    if set(flat) != set(inverse):
+        raise ValueError(
+            f"to_reference({arch!r}): θ has leaves {sorted(map(_show, flat))}; expected {sorted(map(_show, inverse))}."
+        )
+    return _unflatten({inverse[path]: np.asarray(value) for path, value in flat.items()})
