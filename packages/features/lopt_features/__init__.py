@@ -27,6 +27,17 @@ from lopt_features.fc_lopt import (
     fc_lopt_feature_names,
     fc_lopt_features,
 )
+from lopt_features.loss_features import (
+    LossBufferState,
+    LossNormalizerState,
+    loss_buffer_features,
+    loss_buffer_init,
+    loss_buffer_update,
+    loss_normalizer_corrected_mean,
+    loss_normalizer_init,
+    loss_normalizer_update,
+    normalized_loss,
+)
 from lopt_features.momentum import MomentumState, momentum
 from lopt_features.normalize import second_moment_normalize
 from lopt_features.per_tensor import (
@@ -42,8 +53,15 @@ from lopt_features.small_fc_lopt import (
     small_fc_lopt_feature_names,
     small_fc_lopt_features,
 )
-from lopt_features.time_features import TIMESCALES, tanh_time_features
+from lopt_features.time_features import (
+    FRACTION_CENTRES,
+    TIMESCALES,
+    fraction_trained_features,
+    sin_time_features,
+    tanh_time_features,
+)
 from lopt_features.tree_checks import check_float, check_matches, named_leaves
+from lopt_features.velo import VELO_CHANNEL_GROUPS, VELO_TENSOR_FEATURES, velo_channel_groups, velo_tensor_features
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
@@ -51,12 +69,17 @@ __all__ = [
     "Accumulator",
     "FC_LOPT_FEATURE_NAMES",
     "FC_LOPT_MOMENTUM_DECAYS",
+    "FRACTION_CENTRES",
     "FactoredState",
+    "LossBufferState",
+    "LossNormalizerState",
     "MomentumState",
     "SMALL_FC_LOPT_FEATURE_NAMES",
     "SecondMomentState",
     "TENSOR_FEATURE_NAMES",
     "TIMESCALES",
+    "VELO_CHANNEL_GROUPS",
+    "VELO_TENSOR_FEATURES",
     "check_float",
     "check_matches",
     "clipped_log_abs",
@@ -67,18 +90,29 @@ __all__ = [
     "factored_second_moment",
     "factored_tiled",
     "fc_lopt_feature_names",
+    "fraction_trained_features",
     "fc_lopt_features",
     "leaf_preconditioner",
     "leaf_tiled",
+    "loss_buffer_features",
+    "loss_buffer_init",
+    "loss_buffer_update",
+    "loss_normalizer_corrected_mean",
+    "loss_normalizer_init",
+    "loss_normalizer_update",
     "momentum",
     "named_leaves",
+    "normalized_loss",
     "safe_rsqrt",
     "second_moment",
     "second_moment_normalize",
+    "sin_time_features",
     "small_fc_lopt_channel_groups",
     "small_fc_lopt_feature_names",
     "small_fc_lopt_features",
     "tanh_time_features",
     "tensor_summary",
     "tensor_summary_features",
+    "velo_channel_groups",
+    "velo_tensor_features",
 ]

@@ -2,7 +2,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lopt_features.time_features import TIMESCALES, tanh_time_features
+from lopt_features.time_features import (
+    FRACTION_CENTRES,
+    TIMESCALES,
+    fraction_trained_features,
+    sin_time_features,
+    tanh_time_features,
+)
 
 
 def test_timescales_are_the_papers():
@@ -25,3 +31,15 @@ def test_traced_integer_step():
 
 def test_custom_timescales():
     np.testing.assert_allclose(tanh_time_features(4, (2.0, 8.0)), np.tanh([1.0, -0.5]), rtol=1e-6)
+
+
+def test_sin_time_features():
+    np.testing.assert_allclose(sin_time_features(0), np.zeros(11), atol=1e-7)
+    np.testing.assert_allclose(sin_time_features(7), np.sin(7 / (np.pi * np.asarray(TIMESCALES))), rtol=1e-5)
+
+
+def test_fraction_trained_features():
+    assert FRACTION_CENTRES == (0.03, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)
+    out = fraction_trained_features(0.4)
+    np.testing.assert_allclose(out, np.tanh(10 * (0.4 - np.asarray(FRACTION_CENTRES))), rtol=1e-5, atol=1e-6)
+    assert abs(float(out[3])) < 1e-6
