@@ -21,6 +21,9 @@ from lopt_architectures.base import (
     num_meta_params,
 )
 from lopt_architectures.fc_lopt import FcLOpt, FcLOptState, fc_lopt
+from lopt_architectures.lstm import LSTMState
+from lopt_architectures.nn_adam import NNAdam, NNAdamHparams, NNAdamState, nn_adam
+from lopt_architectures.rnn_fc_lopt import RnnFcLOpt, RnnFcLOptState, record_validation_loss, rnn_fc_lopt
 from lopt_architectures.hand_designed import (
     adabelief,
     adafactor,
@@ -47,22 +50,33 @@ from lopt_architectures.optax_interop import AsOptaxState, OptaxOptimizerState, 
 from lopt_architectures.registry import HAND_DESIGNED, LEARNED, make_learned_optimizer, make_optimizer
 from lopt_architectures.schedules import warmup_cosine_schedule
 from lopt_architectures.small_fc_lopt import SmallFcLOpt, SmallFcLOptState, small_fc_lopt
+from lopt_architectures.velo import VeLO, VeLOState, velo
+from lopt_architectures.wrappers import AccumulationState, gradient_accumulation, weight_decay
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 __all__ = [
+    "AccumulationState",
     "AsOptaxState",
     "FcLOpt",
     "FcLOptState",
     "HAND_DESIGNED",
     "LEARNED",
+    "LSTMState",
     "LearnedOptimizer",
     "NAdamWHyperparameters",
     "NAdamWState",
+    "NNAdam",
+    "NNAdamHparams",
+    "NNAdamState",
     "OptaxOptimizerState",
     "Optimizer",
+    "RnnFcLOpt",
+    "RnnFcLOptState",
     "SmallFcLOpt",
     "SmallFcLOptState",
+    "VeLO",
+    "VeLOState",
     "adabelief",
     "adafactor",
     "adagrad",
@@ -74,19 +88,25 @@ __all__ = [
     "fromage",
     "get_model_state",
     "get_params",
+    "gradient_accumulation",
     "lamb",
     "lars",
     "make_learned_optimizer",
     "make_optimizer",
     "nadamw",
+    "nn_adam",
     "num_meta_params",
     "radam",
+    "record_validation_loss",
     "rmsprop",
+    "rnn_fc_lopt",
     "sample_nadamw_hyperparameters",
     "sgd",
     "sgdm",
     "sm3",
     "small_fc_lopt",
+    "velo",
     "warmup_cosine_schedule",
+    "weight_decay",
     "yogi",
 ]

@@ -11,7 +11,10 @@ from lopt_architectures import hand_designed
 from lopt_architectures.base import LearnedOptimizer, Optimizer
 from lopt_architectures.fc_lopt import fc_lopt
 from lopt_architectures.nadamw import nadamw
+from lopt_architectures.nn_adam import nn_adam
+from lopt_architectures.rnn_fc_lopt import rnn_fc_lopt
 from lopt_architectures.small_fc_lopt import small_fc_lopt
+from lopt_architectures.velo import velo
 
 #: Hand-designed optimizer constructors, each taking learning_rate= first.
 HAND_DESIGNED: dict[str, Callable[..., Optimizer]] = {
@@ -35,7 +38,10 @@ HAND_DESIGNED: dict[str, Callable[..., Optimizer]] = {
 #: Learned optimizer constructors (configuration overrides as keywords).
 LEARNED: dict[str, Callable[..., LearnedOptimizer]] = {
     "fc_lopt": fc_lopt,
+    "nn_adam": nn_adam,
+    "rnn_fc_lopt": rnn_fc_lopt,
     "small_fc_lopt": small_fc_lopt,
+    "velo": velo,
 }
 
 
