@@ -1,13 +1,37 @@
-"""lopt_pretrained: meta-parameters of learned optimizers, and conversion from the reference.
+"""lopt_pretrained: meta-parameters of learned optimizers — the reference's checkpoints, and VeLO for optax.
 
     import lopt_pretrained
     theta = lopt_pretrained.from_reference("small_fc_lopt", reference_tree)
+    theta = lopt_pretrained.load_reference_checkpoint("params", "velo")
+    tx = lopt_pretrained.velo_optax(num_training_steps=10_000, weights="params")
 """
 
 from importlib import resources as _resources
 
+from lopt_pretrained.checkpoints import load_reference_checkpoint, save_reference_checkpoint
+from lopt_pretrained.flax_msgpack import CheckpointFormatError, read_flax_msgpack, write_flax_msgpack
 from lopt_pretrained.reference import from_reference, to_reference
+from lopt_pretrained.velo_optax import (
+    VELO_CHECKPOINT,
+    VELO_WEIGHTS_ENV,
+    VELO_WEIGHTS_URL,
+    default_velo_weights_paths,
+    velo_optax,
+)
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
-__all__ = ["from_reference", "to_reference"]
+__all__ = [
+    "CheckpointFormatError",
+    "VELO_CHECKPOINT",
+    "VELO_WEIGHTS_ENV",
+    "VELO_WEIGHTS_URL",
+    "default_velo_weights_paths",
+    "from_reference",
+    "load_reference_checkpoint",
+    "read_flax_msgpack",
+    "save_reference_checkpoint",
+    "to_reference",
+    "velo_optax",
+    "write_flax_msgpack",
+]

@@ -39,10 +39,55 @@ def _fc_lopt_names(lopt: la.FcLOpt) -> dict[Path, Path]:
     return names
 
 
+def _lstm_names(ours: str) -> dict[Path, Path]:
+    return {("lstm_init_state", "hidden"): (ours, "hidden"), ("lstm_init_state", "cell"): (ours, "cell")}
+
+
+def _linear_names(reference: Path, ours: Path) -> dict[Path, Path]:
+    return {reference + ("w",): ours + ("w",), reference + ("b",): ours + ("b",)}
+
+
+def _nn_adam_names(lopt: la.NNAdam) -> dict[Path, Path]:
+    names = _lstm_names("lstm_init_state")
+    names.update(_linear_names(("rnn_params", "rnn/linear"), ("lstm",)))
+    names.update(_linear_names(("rnn_to_controls_params", "rnn_to_controls"), ("controls",)))
+    for ref, ours in (("lr", "learning_rate"), ("beta1", "beta1"), ("beta2", "beta2"), ("epsilon", "epsilon")):
+        names[(f"per_layer_{ref}",)] = ("initial_hparams", ours)
+    return names
+
+
+def _rnn_fc_lopt_names(lopt: la.RnnFcLOpt) -> dict[Path, Path]:
+    names = _lstm_names("lstm_init_state")
+    names[("initial_from_lstm",)] = ("initial_from_lstm",)
+    names[("initial_from_mlp",)] = ("initial_from_mlp",)
+    names.update(_linear_names(("rnn_params", "rnn/linear"), ("lstm",)))
+    names.update(_linear_names(("rnn_to_ff_params", "rnn_to_ff"), ("lstm_to_ff",)))
+    names.update(_linear_names(("rnn_to_in_params", "rnn_to_in"), ("lstm_to_lstm",)))
+    for i in range(lopt.hidden_layers + 1):
+        names[("ffmod_params", f"mlp/~/linear_{i}", "w")] = ("ff_mlp", f"w{i}")
+        names[("ffmod_params", f"mlp/~/linear_{i}", "b")] = ("ff_mlp", f"b{i}")
+    return names
+
+
+def _velo_names(lopt: la.VeLO) -> dict[Path, Path]:
+    names = _lstm_names("lstm_init_state")
+    for ref, ours in (("linear", "unused_mix"), ("linear_1", "mix"), ("linear_2", "input"), ("rnn/linear", "lstm"),
+                      ("rnn_to_controls", "controls"), ("step_size", "step_size")):
+        names.update(_linear_names(("rnn_params", ref), ("per_tensor", ours)))
+    for i, (group, _) in enumerate(lopt.channel_groups):
+        names[("ff_mod_stack", "~", f"w0__{i}")] = ("per_param_bank", "w0", group)
+    for leaf in ("b0", "w1", "b1", "w2", "b2"):
+        names[("ff_mod_stack", "~", leaf)] = ("per_param_bank", leaf)
+    return names
+
+
 #: Architecture name → (default configuration, reference path → our path).
 _CONVERSIONS = {
     "small_fc_lopt": (la.small_fc_lopt, _small_fc_lopt_names),
     "fc_lopt": (la.fc_lopt, _fc_lopt_names),
+    "nn_adam": (la.nn_adam, _nn_adam_names),
+    "rnn_fc_lopt": (la.rnn_fc_lopt, _rnn_fc_lopt_names),
+    "velo": (la.velo, _velo_names),
 }
 
 
@@ -87,8 +132,9 @@ def from_reference(arch: str, tree: Mapping, *, lopt: la.LearnedOptimizer | None
     """Our meta-parameters for the reference's meta-parameter tree `tree`.
 
     Args:
-      arch: "small_fc_lopt" (the reference's `AdafacMLPLOpt`) or "fc_lopt"
-        (`MLPLOpt`).
+      arch: "small_fc_lopt" (the reference's `AdafacMLPLOpt`), "fc_lopt"
+        (`MLPLOpt`), "nn_adam" (`NNAdam`), "rnn_fc_lopt" (`RNNMLPLOpt`) or
+        "velo" (`HyperV2` in the released configuration).
       tree: the reference's meta-parameters in state-dict form (nested
         dicts; haiku module names such as "mlp/~/linear_0" are single keys).
       lopt: our configuration, if not the default one (e.g. other widths).

@@ -48,7 +48,7 @@ def test_bad_conversions_name_the_leaf():
     tree["extra"] = np.ones(1, np.float32)
     with pytest.raises(ValueError, match=r"unexpected leaves \['extra'\]; missing leaves \['rms_decays'\]"):
         from_reference("small_fc_lopt", tree)
-    with pytest.raises(KeyError, match="unknown architecture 'velo9'; known: fc_lopt, small_fc_lopt"):
+    with pytest.raises(KeyError, match="unknown architecture 'velo9'; known: fc_lopt, nn_adam, rnn_fc_lopt, small_fc_lopt, velo"):
         from_reference("velo9", tree)
     with pytest.raises(ValueError, match="a 'fc_lopt' configuration was given"):
         from_reference("small_fc_lopt", tree, lopt=la.fc_lopt())
