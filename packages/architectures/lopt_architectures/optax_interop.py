@@ -91,7 +91,9 @@ def as_optax(
 
     The updates are the optimizer's new parameters minus `params`. A fresh
     PRNG key for each step is split from `key` (default `PRNGKey(0)`).
-    Optimizers that need no loss accept `loss=None`.
+    Optimizers that need no loss accept `loss=None`. For code written against
+    the reference implementation's `opt_to_optax`, the extra arguments may
+    also come as `extra_args={"loss": loss}`.
     """
     key = jax.random.PRNGKey(0) if key is None else key
 
@@ -99,8 +101,11 @@ def as_optax(
         state = opt.init(params, num_steps=num_steps, key=key)
         return AsOptaxState(opt_state=state._replace(params=None), key=key)
 
-    def update(updates, state, params=None, *, loss=None, model_state=None, **extra_args):
-        del extra_args  # other transformations' extra arguments, e.g. in a chain
+    def update(updates, state, params=None, *, loss=None, model_state=None, extra_args=None, **others):
+        del others  # other transformations' extra arguments, e.g. in a chain
+        if extra_args:
+            loss = extra_args.get("loss", loss)
+            model_state = extra_args.get("model_state", model_state)
         if params is None:
             raise ValueError("as_optax: update needs params (tx.update(grads, state, params, loss=loss)).")
         next_key, step_key = jax.random.split(state.key)

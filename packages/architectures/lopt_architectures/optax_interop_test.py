@@ -6,6 +6,7 @@ import pytest
 
 from lopt_architectures.hand_designed import adam, sgd
 from lopt_architectures.optax_interop import as_optax, from_optax
+from lopt_architectures.rnn_fc_lopt import rnn_fc_lopt
 from lopt_architectures.small_fc_lopt import small_fc_lopt
 
 X = jax.random.normal(jax.random.PRNGKey(0), (32, 3))
@@ -80,3 +81,15 @@ def test_from_optax_errors_name_the_problem():
     state = opt.init(PARAMS, num_steps=3)
     with pytest.raises(ValueError, match=r"gradient leaf \['w'\] has shape \(2,\); expected \(3,\)"):
         opt.update(state, {"w": jnp.zeros(2), "b": jnp.zeros(())})
+
+
+def test_reference_style_extra_args():
+    lopt = rnn_fc_lopt()  # reads the loss, so it must arrive either way
+    opt = lopt.optimizer(lopt.init_meta_params(jax.random.PRNGKey(0)))
+    tx = as_optax(opt, num_steps=5)
+    grads = {"w": jnp.ones(3), "b": jnp.ones(())}
+    a, _ = tx.update(grads, tx.init(PARAMS), PARAMS, loss=1.0)
+    b, _ = tx.update(grads, tx.init(PARAMS), PARAMS, extra_args={"loss": 1.0})
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+    with pytest.raises(ValueError, match="reads the training loss"):
+        tx.update(grads, tx.init(PARAMS), PARAMS)
