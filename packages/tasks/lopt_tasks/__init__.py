@@ -15,20 +15,46 @@ from lopt_tasks.base import (
     stack_configs,
 )
 from lopt_tasks.data import ArrayDataset, images_to_unit_interval
+from lopt_tasks.datasets import ImageInfo, byte_text_dataset, image_dataset, image_info, image_shape, num_classes
+
+from lopt_tasks.augmentations import AugmentedFamily, TaskWrapper, randomly_augmented
+from lopt_tasks.rejection import AcceptanceRule, TimeFilteredFamily, rejection_sample
+from lopt_tasks.timing import StepTimer, measure_step_time
+
+# Last: the registry imports the fixed tasks and the families, which use everything above.
+from lopt_tasks.registry import FAMILIES, TASKS, get_family, get_task
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 __all__ = [
+    "AcceptanceRule",
     "ArrayDataset",
+    "AugmentedFamily",
     "Batch",
     "BatchSource",
     "Datasets",
+    "FAMILIES",
+    "ImageInfo",
     "SingleTaskFamily",
+    "StepTimer",
     "Task",
     "TaskConfig",
+    "TASKS",
     "TaskFamily",
+    "TaskWrapper",
+    "TimeFilteredFamily",
+    "byte_text_dataset",
+    "get_family",
+    "get_task",
     "group_by_structure",
+    "image_dataset",
+    "image_info",
+    "image_shape",
     "images_to_unit_interval",
+    "measure_step_time",
+    "num_classes",
+    "randomly_augmented",
+    "rejection_sample",
     "stack_batches",
     "stack_configs",
 ]

@@ -1,0 +1,142 @@
+"""MLP image auto-encoders (VeLO §3.2 model family "auto-encoders").
+
+Reference: tasks/parametric/image_mlp_ae.py. The flattened image goes
+through hidden layers of one sampled width and back out to the image size;
+the loss is the per-example mean squared reconstruction error, averaged
+over the batch. Three sampled switches, as the reference's: `center_data`
+maps pixels from [0, 1] to [−1, 1]; `constrain_output` squashes the output
+to the data's range (tanh if centred, else sigmoid); `log_loss` uses
+log(mse + 1e-8) per example. Also sampled as the reference: width
+log-uniform on [8, 128), 0–4 hidden layers, image size [4, 32), batch size
+[4, 512), dataset, activation, initialiser and scale. The switches change
+the loss program and its scale, so here they are part of the structure.
+Defaults: "digits" at 8×8, width [8, 32), 0–2 layers, batch [4, 64).
+
+Normalizer: the loss of the all-zero network output (what an untrained
+network with small weights predicts, before the output squashing) on
+training batch 0. It is negative with `log_loss` (the log of an MSE below 1).
+"""
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lopt_tasks.base import TaskConfig, TaskFamily
+from lopt_tasks.families.common import ACTIVATION_CHOICES, ACTIVATIONS, INITIALIZER_CHOICES, initializer, sample_init_scale
+from lopt_tasks.families.image import (
+    DEFAULT_IMAGE_DATASETS,
+    REFERENCE_IMAGE_DATASETS,
+    ImageData,
+    ImageTask,
+    dense_stack,
+    flatten_images,
+    sample_image_data,
+)
+from lopt_tasks.sampling import choice, log_int, numpy_rng
+
+LOG_EPSILON = 1e-8
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderStructure:
+    image_data: ImageData
+    hidden_sizes: tuple[int, ...]
+    activation: str
+    initializer: str
+    center_data: bool
+    constrain_output: bool
+    log_loss: bool
+
+
+def reconstruction_loss(structure: AutoencoderStructure, images, network_output):
+    """The loss for flattened `images` in [0, 1] and the raw network output (numpy or jax)."""
+    xp = jnp if isinstance(network_output, jax.Array) else np
+    target = 2 * (images - 0.5) if structure.center_data else images
+    prediction = network_output
+    if structure.constrain_output:
+        prediction = xp.tanh(prediction) if structure.center_data else 1 / (1 + xp.exp(-prediction))
+    per_example = xp.mean(xp.square(prediction - target), axis=1)
+    if structure.log_loss:
+        per_example = xp.log(per_example + LOG_EPSILON)
+    return xp.mean(per_example)
+
+
+@functools.lru_cache(maxsize=256)
+def _zero_output_loss(task: "AutoencoderTask") -> float:
+    images = task.first_images().reshape(task.image_data.batch_size, -1)
+    return float(reconstruction_loss(task.structure, images, np.zeros_like(images)))
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderTask(ImageTask):
+    structure: AutoencoderStructure
+    init_scale: Any = 1.0
+    data_dir: str | None = None
+
+    @property
+    def image_data(self):
+        return self.structure.image_data
+
+    @property
+    def name(self) -> str:
+        s = self.structure
+        flags = "".join(f for f, on in (("c", s.center_data), ("s", s.constrain_output), ("l", s.log_loss)) if on)
+        return f"autoencoder_{s.image_data.dataset}_{'x'.join(map(str, s.hidden_sizes)) or 'linear'}_{s.activation}_{flags}"
+
+    def forward(self, batch):
+        s = self.structure
+        images = flatten_images(batch["image"])
+        inputs = 2 * (images - 0.5) if s.center_data else images
+        w_init = initializer(s.initializer, self.init_scale)
+        output = dense_stack(s.hidden_sizes + (images.shape[1],), w_init, ACTIVATIONS[s.activation], inputs)
+        return reconstruction_loss(s, images, output)
+
+    @property
+    def normalizer(self) -> float:
+        return _zero_output_loss(dataclasses.replace(self, init_scale=1.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderFamily(TaskFamily):
+    """MLP auto-encoders; ranges are [low, high) for log-uniform draws, tuples of options otherwise."""
+
+    datasets: tuple[str, ...] = DEFAULT_IMAGE_DATASETS
+    batch_sizes: tuple[int, int] = (4, 64)
+    image_sizes: tuple[int, int] | None = None
+    hidden_sizes: tuple[int, int] = (8, 32)
+    depths: tuple[int, ...] = (0, 1, 2)
+    activations: tuple[str, ...] = ACTIVATION_CHOICES
+    initializers: tuple[str, ...] = INITIALIZER_CHOICES
+    data_dir: str | None = None
+
+    @classmethod
+    def reference(cls, datasets=REFERENCE_IMAGE_DATASETS, data_dir=None) -> "AutoencoderFamily":
+        return cls(datasets, (4, 512), (4, 32), (8, 128), (0, 1, 2, 3, 4), data_dir=data_dir)
+
+    @property
+    def name(self) -> str:
+        return "autoencoder"
+
+    def sample_structure(self, key):
+        rng = numpy_rng(key)
+        width = log_int(rng, *self.hidden_sizes)
+        depth = int(choice(rng, self.depths))
+        return AutoencoderStructure(
+            image_data=sample_image_data(rng, self.datasets, self.batch_sizes, self.image_sizes),
+            hidden_sizes=(width,) * depth,
+            activation=choice(rng, self.activations),
+            initializer=choice(rng, self.initializers),
+            center_data=bool(rng.uniform() < 0.5),
+            constrain_output=bool(rng.uniform() < 0.5),
+            log_loss=bool(rng.uniform() < 0.5),
+        )
+
+    def sample_values(self, key, structure):
+        return {"init_scale": sample_init_scale(key)}
+
+    def task(self, cfg: TaskConfig) -> AutoencoderTask:
+        return AutoencoderTask(cfg.structure, cfg.values["init_scale"], self.data_dir)

@@ -1,0 +1,43 @@
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lopt_tasks.families import random_pool
+from lopt_tasks.families.common import ACTIVATION_CHOICES, ACTIVATIONS, dropout, fold_tokens, initializer
+
+
+def init(name, scale, shape):
+    """One parameter of `shape` from initialiser `name`, as a model's init draws it."""
+    model = hk.transform(lambda: hk.get_parameter("w", shape, init=initializer(name, scale)))
+    return random_pool.pooled(model.init, jax.random.PRNGKey(0))["~"]["w"]
+
+
+@pytest.mark.parametrize("shape", [(30, 20), (20, 30), (3, 3, 4, 8)])
+def test_orthogonal_is_orthogonal_times_scale(shape):
+    w = np.asarray(init("orthogonal", 1.5, shape)).reshape(-1, shape[-1])
+    small = min(w.shape)
+    gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+    np.testing.assert_allclose(gram, 1.5**2 * np.eye(small), atol=1e-5)
+
+
+@pytest.mark.parametrize("name, variance", [("variance_normal", 2.0 / 400), ("variance_uniform", 2.0 / 400), ("uniform_scaled", 4.0 / 400), ("normal", 4.0)])
+def test_variances_follow_the_documented_rule(name, variance):
+    w = np.asarray(init(name, 2.0, (400, 300)))
+    assert w.var() == pytest.approx(variance, rel=0.02) and abs(w.mean()) < 0.01 * np.sqrt(variance)
+
+
+def test_activation_weights_and_leaky_relu():
+    assert ACTIVATION_CHOICES.count("relu") == 2 and len(ACTIVATION_CHOICES) == 12
+    assert set(ACTIVATION_CHOICES) == set(ACTIVATIONS)
+    np.testing.assert_allclose(ACTIVATIONS["leaky_relu_-0.5"](jnp.array([-2.0, 3.0])), [1.0, 3.0])
+
+
+def test_fold_tokens_and_dropout():
+    folded = fold_tokens(jnp.arange(256), 100)
+    assert int(folded.max()) == 99 and int(folded[99]) == 99 and int(folded[100]) == 1 + 100 % 99
+    np.testing.assert_array_equal(fold_tokens(jnp.arange(256), 256), jnp.arange(256))
+    x = jnp.ones((200_000,))
+    dropped = random_pool.pooled(lambda key: dropout(jnp.float32(0.25), x), jax.random.PRNGKey(0))
+    assert abs(float(jnp.mean(dropped == 0)) - 0.25) < 0.005 and abs(float(dropped.mean()) - 1.0) < 0.01
