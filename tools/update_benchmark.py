@@ -79,13 +79,21 @@ def make_steps(names, params, grads):
 
 
 def time_steps(steps, repeats: int) -> dict[str, float]:
-    """Median seconds per call, rounds interleaved so drift hits every optimizer alike."""
+    """Median seconds per call.
+
+    Rounds are interleaved, so drift in the machine's speed hits every
+    optimizer alike, and each round visits the optimizers in a fresh random
+    order, so none always runs right after the same (cache-flushing) one.
+    """
     for step, state, _ in steps.values():  # compile and warm up
         for _ in range(3):
             jax.block_until_ready(step(state))
     times = {name: [] for name in steps}
+    order = np.random.default_rng(0)
+    names = list(steps)
     for _ in range(repeats):
-        for name, (step, state, _) in steps.items():
+        for name in order.permutation(names):
+            step, state, _ = steps[name]
             start = time.perf_counter()
             jax.block_until_ready(step(state))
             times[name].append(time.perf_counter() - start)
