@@ -182,9 +182,8 @@ from learned_optimization import checkpoints
 from learned_optimization.learned_optimizers import nn_adam, rnn_mlp_lopt
 from learned_optimization.outer_trainers import gradient_learner
 from learned_optimization.research.general_lopt import hyper_v2
+from recording import PARAM_SHAPES, SEP, flatten, get_in, leaf_paths, make_grads, make_params, set_in
 
-#: Separates key-path segments in the .npz keys; "/" and "~" occur in names.
-SEP = "::"
 
 #: Passed to ``opt.init`` (NNAdam and HyperV2 use it; RNNMLPLOpt ignores it).
 NUM_STEPS = 100
@@ -217,24 +216,6 @@ VELO_STEP_SIZE_SCALE = 10.0
 CHECKPOINT_GEN_ID = "fake_initial_gen_id"
 CHECKPOINT_STEP = 4
 
-#: The parameter tree: leaf name -> shape. Names sort in this order, which is
-#: the order jax flattens them in.
-PARAM_SHAPES = {
-    "a_scalar": (),
-    "b_vector": (5,),
-    "c_matrix": (4, 3),
-    "d_rank3": (2, 3, 4),
-    "e_conv": (3, 3, 2, 4),
-}
-
-#: Gradient scale per leaf, so leaves see gradients of different magnitudes.
-GRAD_SCALES = {
-    "a_scalar": 0.01,
-    "b_vector": 0.1,
-    "c_matrix": 1.0,
-    "d_rank3": 0.3,
-    "e_conv": 3.0,
-}
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -253,42 +234,6 @@ def velo_released():
 
 # ---------------------------------------------------------------------------
 # Nested-dict helpers.
-
-
-def flatten(tree, prefix):
-    """Nested dict -> {prefix::seg::seg...: float32 ndarray}, sorted paths."""
-    out = {}
-    for key in sorted(tree):
-        path = f"{prefix}{SEP}{key}"
-        value = tree[key]
-        if isinstance(value, dict):
-            out.update(flatten(value, path))
-        else:
-            out[path] = np.asarray(value, dtype=np.float32)
-    return out
-
-
-def leaf_paths(tree, prefix=()):
-    """Key paths (tuples) of every leaf of a nested dict, in sorted order."""
-    paths = []
-    for key in sorted(tree):
-        if isinstance(tree[key], dict):
-            paths.extend(leaf_paths(tree[key], prefix + (key,)))
-        else:
-            paths.append(prefix + (key,))
-    return paths
-
-
-def get_in(tree, path):
-    for key in path:
-        tree = tree[key]
-    return tree
-
-
-def set_in(tree, path, value):
-    for key in path[:-1]:
-        tree = tree[key]
-    tree[path[-1]] = value
 
 
 def init_state_dict(lopt, seed):
@@ -395,22 +340,6 @@ def theta_velo_formula(lopt, seed):
 
 # ---------------------------------------------------------------------------
 # Running the reference.
-
-
-def make_params(seed):
-    rng = np.random.default_rng(seed + 200)
-    return {
-        name: rng.normal(size=shape).astype(np.float32)
-        for name, shape in PARAM_SHAPES.items()
-    }
-
-
-def make_grads(seed, t):
-    rng = np.random.default_rng(seed + 300 + t)
-    return {
-        name: (rng.normal(size=shape) * GRAD_SCALES[name]).astype(np.float32)
-        for name, shape in PARAM_SHAPES.items()
-    }
 
 
 def run(lopt, template, theta, seed, kind):

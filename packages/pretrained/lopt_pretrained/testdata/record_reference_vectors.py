@@ -76,9 +76,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from learned_optimization.learned_optimizers import adafac_mlp_lopt, mlp_lopt
+from recording import PARAM_SHAPES, SEP, flatten, get_in, leaf_paths, make_grads, make_params, set_in
 
-#: Separates key-path segments in the .npz keys; "/" and "~" occur in names.
-SEP = "::"
 
 #: Passed to ``opt.init``; AdafacMLPLOpt requires it, MLPLOpt ignores it.
 NUM_STEPS = 100
@@ -92,25 +91,6 @@ THETA_NOISE_STD = 0.1
 #: Multiplier on the final layer's weights (see module docstring).
 FINAL_LAYER_SCALE = 100.0
 
-#: The parameter tree: leaf name -> shape. Names sort in this order, which is
-#: the order jax flattens them in.
-PARAM_SHAPES = {
-    "a_scalar": (),
-    "b_vector": (5,),
-    "c_matrix": (4, 3),
-    "d_rank3": (2, 3, 4),
-    "e_conv": (3, 3, 2, 4),
-}
-
-#: Gradient scale per leaf, so leaves see gradients of different magnitudes
-#: (the reference normalises features per tensor; this checks we do too).
-GRAD_SCALES = {
-    "a_scalar": 0.01,
-    "b_vector": 0.1,
-    "c_matrix": 1.0,
-    "d_rank3": 0.3,
-    "e_conv": 3.0,
-}
 
 #: name -> (constructor, seed, key path of the final layer's weights, extra
 #: zero-initialised leaves to randomise).
@@ -132,42 +112,6 @@ ARCHITECTURES = {
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def flatten(tree, prefix):
-    """Nested dict -> {prefix::seg::seg...: float32 ndarray}, sorted paths."""
-    out = {}
-    for key in sorted(tree):
-        path = f"{prefix}{SEP}{key}"
-        value = tree[key]
-        if isinstance(value, dict):
-            out.update(flatten(value, path))
-        else:
-            out[path] = np.asarray(value, dtype=np.float32)
-    return out
-
-
-def leaf_paths(tree, prefix=()):
-    """Key paths (tuples) of every leaf of a nested dict, in sorted order."""
-    paths = []
-    for key in sorted(tree):
-        if isinstance(tree[key], dict):
-            paths.extend(leaf_paths(tree[key], prefix + (key,)))
-        else:
-            paths.append(prefix + (key,))
-    return paths
-
-
-def get_in(tree, path):
-    for key in path:
-        tree = tree[key]
-    return tree
-
-
-def set_in(tree, path, value):
-    for key in path[:-1]:
-        tree = tree[key]
-    tree[path[-1]] = value
-
-
 def make_theta(lopt, seed, final_layer, decay_leaves):
     """The reference init, made less trivial (see module docstring).
 
@@ -187,22 +131,6 @@ def make_theta(lopt, seed, final_layer, decay_leaves):
     scaled = get_in(theta, final_layer) * np.float32(FINAL_LAYER_SCALE)
     set_in(theta, final_layer, scaled.astype(np.float32))
     return theta
-
-
-def make_params(seed):
-    rng = np.random.default_rng(seed + 200)
-    return {
-        name: rng.normal(size=shape).astype(np.float32)
-        for name, shape in PARAM_SHAPES.items()
-    }
-
-
-def make_grads(seed, t):
-    rng = np.random.default_rng(seed + 300 + t)
-    return {
-        name: (rng.normal(size=shape) * GRAD_SCALES[name]).astype(np.float32)
-        for name, shape in PARAM_SHAPES.items()
-    }
 
 
 def record(name):
