@@ -66,3 +66,20 @@ def test_errors():
         opt.init({"w": jnp.ones((1, 1, 1, 1, 2))}, num_steps=5)
     with pytest.raises(ValueError, match="rnn_fc_lopt.init: num_steps is required"):
         opt.init({"w": jnp.ones(3)})
+
+
+def test_vmap_over_tasks_matches_single_runs():
+    opt = make(3)
+    rng = np.random.default_rng(4)
+    batch = [tree(rng) for _ in range(2)]
+    grads = [tree(rng, 0.1) for _ in range(2)]
+    stacked = jax.tree.map(lambda *x: jnp.stack(x), *batch)
+    stacked_grads = jax.tree.map(lambda *x: jnp.stack(x), *grads)
+
+    def one(p, g, loss):
+        return opt.get_params(opt.update(opt.init(p, num_steps=10), g, loss=loss))
+
+    out = jax.jit(jax.vmap(one))(stacked, stacked_grads, jnp.asarray([2.0, 3.0]))
+    for i in range(2):
+        single = one(batch[i], grads[i], jnp.asarray([2.0, 3.0])[i])
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a[i], b, rtol=1e-5, atol=1e-6), out, single)
