@@ -1,0 +1,43 @@
+"""lopt_es: meta-gradient estimators and resumable meta-training for learned optimizers.
+
+    import lopt_es
+    estimator = lopt_es.PES(lopt, family, num_tasks=8, trunc_length=20, inner_length=2000, std=0.01)
+    state = lopt_es.meta_train(lopt, estimator, lopt_es.MetaTrainConfig(num_steps=1000), workdir="runs/pes")
+"""
+
+from importlib import resources as _resources
+
+from lopt_es.base import GradientEstimator, combine_task_gradients, perturbations
+from lopt_es.checkpoint import CheckpointError
+from lopt_es.curriculum import Curriculum, geometric_lengths
+from lopt_es.distributed import CrossProcessEstimator
+from lopt_es.full_es import FullES, FullESState
+from lopt_es.meta_loss import MetaLoss
+from lopt_es.meta_train import MetaTrainConfig, MetaTrainState, init_state, meta_train
+from lopt_es.sharding import member_mesh, shard_members
+from lopt_es.truncated import PES, TruncatedBPTT, TruncatedES, TruncatedState
+
+__version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
+
+__all__ = [
+    "CheckpointError",
+    "CrossProcessEstimator",
+    "Curriculum",
+    "FullES",
+    "FullESState",
+    "GradientEstimator",
+    "MetaLoss",
+    "MetaTrainConfig",
+    "MetaTrainState",
+    "PES",
+    "TruncatedBPTT",
+    "TruncatedES",
+    "TruncatedState",
+    "combine_task_gradients",
+    "geometric_lengths",
+    "init_state",
+    "member_mesh",
+    "meta_train",
+    "perturbations",
+    "shard_members",
+]

@@ -1,0 +1,49 @@
+"""The meta-objective: what a learned optimizer is trained to make small.
+
+Per inner step the task's loss is optionally clipped from above at the task's
+`normalizer` (the loss of an untrained model, e.g. ln 10 for 10 classes:
+tradeoffs paper App. D.1, "mean training loss clipped at the initialization
+value") and optionally divided by it (so tasks of different scales weigh
+alike). A run of steps is then summarised by the mean of those values
+(`kind="mean"`) or the last one (`kind="final"`, VeLO §3.3).
+"""
+
+import dataclasses
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaLoss:
+    """How inner losses become a meta-loss.
+
+    Attributes:
+      kind: "mean" over the steps of an unroll, or the "final" step's value.
+      clip_at_normalizer: clip each loss from above at the task's normalizer.
+      divide_by_normalizer: divide each (clipped) loss by the normalizer
+        (only meaningful for positive normalizers).
+      split: "train" uses the loss of each training step; "valid" evaluates
+        the parameters on a batch of the task's held-out split at each step.
+    """
+
+    kind: Literal["mean", "final"] = "mean"
+    clip_at_normalizer: bool = True
+    divide_by_normalizer: bool = False
+    split: Literal["train", "valid"] = "train"
+
+    def __post_init__(self):
+        if self.kind not in ("mean", "final"):
+            raise ValueError(f"MetaLoss.kind must be 'mean' or 'final', got {self.kind!r}.")
+        if self.split not in ("train", "valid"):
+            raise ValueError(f"MetaLoss.split must be 'train' or 'valid', got {self.split!r}.")
+
+    def per_step(self, loss: jax.Array, normalizer: jax.Array) -> jax.Array:
+        """The meta-loss contribution of one step's loss."""
+        value = jnp.minimum(loss, normalizer) if self.clip_at_normalizer else loss
+        return value / normalizer if self.divide_by_normalizer else value
+
+    def reduce(self, values: jax.Array) -> jax.Array:
+        """[steps, members] per-step values → [members] meta-losses."""
+        return jnp.mean(values, axis=0) if self.kind == "mean" else values[-1]

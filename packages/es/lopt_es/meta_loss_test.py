@@ -1,0 +1,23 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lopt_es.meta_loss import MetaLoss
+
+
+def test_clip_divide_and_reduce():
+    losses = jnp.asarray([[3.0, 1.0], [2.0, 4.0], [1.0, 0.5]])  # [steps, members]
+    normalizer = jnp.asarray(2.5)
+    per_step = MetaLoss().per_step(losses, normalizer)
+    np.testing.assert_allclose(per_step, [[2.5, 1.0], [2.0, 2.5], [1.0, 0.5]])
+    np.testing.assert_allclose(MetaLoss().reduce(per_step), [5.5 / 3, 4.0 / 3])
+    np.testing.assert_allclose(MetaLoss(kind="final").reduce(per_step), [1.0, 0.5])
+    np.testing.assert_allclose(MetaLoss(clip_at_normalizer=False).per_step(losses, normalizer), losses)
+    np.testing.assert_allclose(MetaLoss(divide_by_normalizer=True).per_step(losses, normalizer)[0], [1.0, 0.4])
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="kind must be 'mean' or 'final'"):
+        MetaLoss(kind="median")
+    with pytest.raises(ValueError, match="split must be 'train' or 'valid'"):
+        MetaLoss(split="test")

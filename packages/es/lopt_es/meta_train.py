@@ -1,0 +1,152 @@
+"""The meta-training loop: θ ← θ − Adam(clip(ĝ)) with ĝ from a gradient estimator; resumable.
+
+    state = meta_train(lopt, estimator, MetaTrainConfig(num_steps=1000), workdir="runs/pes")
+
+Each step s draws its randomness from fold_in(PRNGKey(seed), s), asks the
+estimator (the curriculum's version of it at step s) for a meta-gradient,
+clips every element at `gradient_clip` and applies Adam (tradeoffs paper
+App. D.1: Adam, elementwise clipping at 3). Metrics are appended to
+`workdir/metrics.jsonl`, one JSON object per step. Every
+`checkpoint_every` steps, and at the end, everything needed to continue is
+checkpointed (θ, the meta-optimizer's state, the estimator's state with its
+inner runs, accumulators and data positions, and the step): a run that is
+stopped and restarted with the same arguments resumes from its newest
+checkpoint and ends bit-identical to an uninterrupted run. A checkpoint
+that does not fit the arguments (another optimizer, estimator or size) is
+an error, never silently overwritten.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import lopt_architectures as la
+import numpy as np
+import optax
+
+from lopt_es import checkpoint
+from lopt_es.base import GradientEstimator
+from lopt_es.curriculum import Curriculum
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaTrainConfig:
+    num_steps: int
+    learning_rate: float = 1e-3
+    gradient_clip: float = 3.0
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    eval_every: int = 0
+    seed: int = 0
+
+    def meta_optimizer(self) -> optax.GradientTransformation:
+        """Adam on gradients clipped elementwise at `gradient_clip`."""
+        return optax.chain(optax.clip(self.gradient_clip), optax.adam(self.learning_rate))
+
+
+class MetaTrainState(NamedTuple):
+    step: np.ndarray  # meta-training steps done
+    theta: Any
+    opt_state: Any
+    estimator_state: Any
+
+
+def init_state(lopt: la.LearnedOptimizer, estimator: GradientEstimator, config: MetaTrainConfig) -> MetaTrainState:
+    """The state before the first step (also the template that checkpoints are checked against)."""
+    key = jax.random.PRNGKey(config.seed)
+    theta_key, estimator_key = jax.random.split(key)
+    theta = lopt.init_meta_params(theta_key)
+    return MetaTrainState(
+        step=np.asarray(0, np.int64), theta=theta, opt_state=config.meta_optimizer().init(theta),
+        estimator_state=estimator.init(estimator_key, theta),
+    )
+
+
+def _gradient_norm(grad: Any) -> float:
+    return float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grad))))
+
+
+def _truncate_metrics(path: str, step: int) -> None:
+    """Drops metric lines of steps ≥ `step` (written after the checkpoint a run resumes from)."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        lines = [line for line in f if line.strip() and json.loads(line).get("step", -1) < step]
+    with open(path, "w") as f:
+        f.writelines(lines)
+
+
+def meta_train(
+    lopt: la.LearnedOptimizer,
+    estimator: GradientEstimator,
+    config: MetaTrainConfig,
+    workdir: str,
+    *,
+    curriculum: Curriculum | None = None,
+    eval_fn: Callable[[Any, int], dict] | None = None,
+    on_step: Callable[[int, dict], None] | None = None,
+    stop_after: int | None = None,
+) -> MetaTrainState:
+    """Meta-trains θ in `workdir`, resuming from its newest checkpoint if there is one.
+
+    Args:
+      lopt: the learned optimizer whose θ is trained.
+      estimator: the gradient estimator (its configuration at step 0).
+      config: steps, meta-optimizer and checkpointing settings.
+      workdir: checkpoints/ and metrics.jsonl go here.
+      curriculum: changes estimator fields with the step.
+      eval_fn: `eval_fn(theta, step) -> metrics`, called every `eval_every` steps.
+      on_step: `on_step(step, metrics)` after every step (e.g. a progress bar).
+      stop_after: stop (after checkpointing) once this many steps are done;
+        for tests and for running in pieces.
+    """
+    curriculum = curriculum or Curriculum()
+    checkpoints = os.path.join(workdir, "checkpoints")
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    os.makedirs(workdir, exist_ok=True)
+    state = init_state(lopt, curriculum.apply(estimator, 0), config)
+    if checkpoint.list_steps(checkpoints):
+        state, _, _ = checkpoint.restore(checkpoints, state)
+        _truncate_metrics(metrics_path, int(state.step))
+    tx = config.meta_optimizer()
+    update = jax.jit(lambda grad, opt_state, theta: _apply(tx, grad, opt_state, theta))
+    last = config.num_steps if stop_after is None else min(stop_after, config.num_steps)
+
+    def save(state):
+        checkpoint.save(checkpoints, int(state.step), state, {"lopt": lopt.name, "estimator": type(estimator).__name__},
+                        keep=config.keep_checkpoints)
+
+    while int(state.step) < last:
+        step = int(state.step)
+        started = time.perf_counter()
+        step_estimator = curriculum.apply(estimator, step)
+        key = jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
+        grad, estimator_state, metrics = step_estimator.estimate(state.estimator_state, state.theta, key)
+        if all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grad)):
+            theta, opt_state = update(grad, state.opt_state, state.theta)
+            metrics = {**metrics, "skipped_update": 0}
+        else:  # never let a non-finite estimate into θ or Adam's moments
+            theta, opt_state = state.theta, state.opt_state
+            metrics = {**metrics, "skipped_update": 1}
+        state = MetaTrainState(np.asarray(step + 1, np.int64), theta, opt_state, estimator_state)
+        record = {"step": step, **metrics, "grad_norm": _gradient_norm(grad),
+                  "seconds": time.perf_counter() - started}
+        if config.eval_every and eval_fn is not None and (step + 1) % config.eval_every == 0:
+            record.update({f"eval/{k}": v for k, v in eval_fn(theta, step + 1).items()})
+        with open(metrics_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if on_step is not None:
+            on_step(step, record)
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == last:
+            save(state)
+    return state
+
+
+def _apply(tx, grad, opt_state, theta):
+    updates, opt_state = tx.update(grad, opt_state, theta)
+    return optax.apply_updates(theta, updates), opt_state

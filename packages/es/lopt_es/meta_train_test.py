@@ -1,0 +1,105 @@
+import json
+
+import jax
+import lopt_architectures as la
+import lopt_tasks as lt
+import numpy as np
+import pytest
+
+from lopt_es import checkpoint
+from lopt_es.curriculum import Curriculum, geometric_lengths
+from lopt_es.meta_loss import MetaLoss
+from lopt_es.meta_train import MetaTrainConfig, meta_train
+from lopt_es.testing import LearnedLR, QuadraticTask
+from lopt_es.truncated import PES
+
+LOPT = la.small_fc_lopt()
+ESTIMATOR = PES(LOPT, lt.SingleTaskFamily(lt.get_task("digits_mlp", batch_size=16)), num_tasks=2, trunc_length=3,
+                inner_length=6, std=0.01)
+CONFIG = MetaTrainConfig(num_steps=6, learning_rate=3e-3, checkpoint_every=2)
+
+
+def read_metrics(workdir):
+    with open(workdir / "metrics.jsonl") as f:
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in f]
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_after_a_crash_is_bit_identical(tmp_path):
+    whole = meta_train(LOPT, ESTIMATOR, CONFIG, str(tmp_path / "whole"))
+
+    def crash_at_step_4(step, metrics):
+        if step == 4:
+            raise Crash
+
+    with pytest.raises(Crash):
+        meta_train(LOPT, ESTIMATOR, CONFIG, str(tmp_path / "resumed"), on_step=crash_at_step_4)
+    assert checkpoint.list_steps(str(tmp_path / "resumed" / "checkpoints"))[-1] == 4
+    resumed = meta_train(LOPT, ESTIMATOR, CONFIG, str(tmp_path / "resumed"))
+    assert int(resumed.step) == int(whole.step) == 6
+    jax.tree.map(np.testing.assert_array_equal, resumed.theta, whole.theta)
+    jax.tree.map(np.testing.assert_array_equal, resumed.opt_state, whole.opt_state)
+    jax.tree.map(np.testing.assert_array_equal, resumed.estimator_state, whole.estimator_state)
+    assert read_metrics(tmp_path / "resumed") == read_metrics(tmp_path / "whole")
+    assert [m["step"] for m in read_metrics(tmp_path / "whole")] == list(range(6))
+
+
+def test_stopping_in_pieces_equals_one_run(tmp_path):
+    config = MetaTrainConfig(num_steps=4, checkpoint_every=100)
+    lopt, est = LearnedLR(), PES(LearnedLR(), lt.SingleTaskFamily(QuadraticTask()), num_tasks=4, trunc_length=2,
+                                 inner_length=4, std=0.05)
+    whole = meta_train(lopt, est, config, str(tmp_path / "a"))
+    for stop in (1, 3, 4):
+        pieces = meta_train(lopt, est, config, str(tmp_path / "b"), stop_after=stop)
+    jax.tree.map(np.testing.assert_array_equal, pieces, whole)
+
+
+def test_a_checkpoint_of_another_configuration_is_refused_and_kept(tmp_path):
+    meta_train(LOPT, ESTIMATOR, MetaTrainConfig(num_steps=2, checkpoint_every=2), str(tmp_path))
+    other = PES(LOPT, ESTIMATOR.family, num_tasks=3, trunc_length=3, inner_length=6)
+    with pytest.raises(checkpoint.CheckpointError, match="shape"):
+        meta_train(LOPT, other, MetaTrainConfig(num_steps=4), str(tmp_path))
+    assert checkpoint.list_steps(str(tmp_path / "checkpoints")) == [2]
+
+
+def test_learning_happens_and_curriculum_applies(tmp_path):
+    lopt = LearnedLR(initial_log_lr=float(np.log(0.02)))  # far too small a learning rate
+    est = PES(lopt, lt.SingleTaskFamily(QuadraticTask()), num_tasks=8, trunc_length=5, inner_length=20, std=0.1)
+    curriculum = Curriculum(((0, {"inner_length": 10}), (10, {"inner_length": 20})))
+    state = meta_train(lopt, est, MetaTrainConfig(num_steps=30, learning_rate=0.05), str(tmp_path),
+                       curriculum=curriculum)
+    assert float(state.theta["log_lr"]) > np.log(0.02) + 0.5  # PES found a larger learning rate
+    lengths = set(state.estimator_state.cursor.length.tolist())
+    assert 20 in lengths
+    records = read_metrics(tmp_path)
+    assert records[-1]["meta_loss"] < records[0]["meta_loss"]
+
+
+def test_curriculum_helpers():
+    c = geometric_lengths(10, 1000, 3, every=100, multiple=5)
+    assert c.settings(0) == {"inner_length": 10} and c.settings(150) == {"inner_length": 100}
+    assert c.settings(10_000) == {"inner_length": 1000}
+    with pytest.raises(ValueError, match="does not have"):
+        Curriculum(((0, {"nonsense": 1}),)).apply(ESTIMATOR, 0)
+    with pytest.raises(ValueError, match="sorted"):
+        Curriculum(((5, {}), (0, {})))
+
+
+def test_eval_hook_and_validation_meta_loss(tmp_path):
+    calls = []
+    lopt = LearnedLR()
+    est = PES(lopt, lt.SingleTaskFamily(QuadraticTask()), num_tasks=2, trunc_length=2, inner_length=4,
+              meta_loss=MetaLoss(split="valid"))
+
+    def evaluate(theta, step):
+        calls.append(step)
+        return {"log_lr": float(theta["log_lr"])}
+
+    meta_train(lopt, est, MetaTrainConfig(num_steps=4, eval_every=2), str(tmp_path), eval_fn=evaluate)
+    assert calls == [2, 4]
+    records = read_metrics(tmp_path)
+    assert "eval/log_lr" in records[1] and "eval/log_lr" not in records[0]
+    assert all(np.isfinite(r["meta_loss"]) for r in records)

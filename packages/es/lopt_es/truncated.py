@@ -1,0 +1,295 @@
+"""Estimators over truncated unrolls of persistent inner runs: PES, truncated ES, truncated BPTT.
+
+Each of N task slots holds an inner training run of `inner_length` steps.
+Every estimate advances every run by `trunc_length` steps and returns a
+gradient from that truncation (tradeoffs paper App. D.1: PES, σ = 0.01,
+truncations of 20 steps in 2k-step runs, antithetic pairs, a meta-batch of
+tasks). Runs restart (new task values, initialisation and data stream) when
+they reach their length; lengths are multiples of the truncation, so a
+restart always falls on a truncation boundary. With `stagger`, each slot's
+first run is shortened by a random number of truncations so restarts do not
+happen all at once.
+
+- `PES` (Vicol et al. 2021): each slot keeps a pair of runs, one with θ + ε_k
+  and one with θ − ε_k in truncation k, and the sum of the ε's it has used
+  since its run started, ξ = Σ_k ε_k. With ΔL the difference of the pair's
+  meta-losses over this truncation,
+
+      g_i = ΔL_i / (2σ²) · ξ_i,
+
+  which is unbiased for the gradient of the Gaussian-smoothed meta-loss of
+  the whole run: θ's effect on earlier truncations, carried in the inner
+  state, is credited through ξ.
+- `TruncatedES`: the same pair of runs but g_i = ΔL_i/(2σ²)·ε_i — it ignores
+  that effect, so it is biased (kept for comparison).
+- `TruncatedBPTT`: one run per slot with θ; the exact gradient of this
+  truncation's meta-loss, not through the state it starts from.
+
+A slot whose losses are not finite gets weight 0 in the gradient, is counted
+in the metrics, and restarts at the next truncation.
+"""
+
+import dataclasses
+from collections.abc import Hashable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import lopt_architectures as la
+import lopt_tasks as lt
+import numpy as np
+
+from lopt_es import data as data_lib
+from lopt_es import unroll as unroll_lib
+from lopt_es.base import GradientEstimator, add_batched, combine_task_gradients, data_source, perturbations, slot_keys
+from lopt_es.meta_loss import MetaLoss
+from lopt_es.sharding import shard_members
+
+
+class TruncatedState(NamedTuple):
+    """State of a truncated estimator; arrays lead with the slot axis N."""
+
+    structure_key: jax.Array  # the task structure is family.sample_structure(structure_key)
+    runs_key: jax.Array  # run r of slot i uses fold_in(fold_in(runs_key, i), r)
+    values: dict  # task-config values per slot
+    run_keys: jax.Array  # [N, 2]
+    pos: Any  # optimizer states of the θ + ε runs (the only runs for TruncatedBPTT)
+    neg: Any  # optimizer states of the θ − ε runs (None for TruncatedBPTT)
+    accumulator: Any  # PES's ξ per slot (None otherwise)
+    cursor: data_lib.Cursor
+
+
+@dataclasses.dataclass(frozen=True)
+class _Truncated(GradientEstimator):
+    """Configuration shared by the truncated estimators."""
+
+    lopt: la.LearnedOptimizer
+    family: lt.TaskFamily
+    num_tasks: int = 8
+    trunc_length: int = 20
+    inner_length: int = 2000
+    std: float = 0.01
+    meta_loss: MetaLoss = MetaLoss()
+    stagger: bool = True
+    per_task_normalization: bool = False
+    data_seed: int = 0
+    mesh: Any = None  # a `sharding.member_mesh()` spreads the meta-batch over devices
+    slot_offset: int = 0  # global index of this estimator's first slot (for a meta-batch split over processes)
+
+    def __post_init__(self):
+        if self.inner_length % self.trunc_length:
+            raise ValueError(
+                f"{type(self).__name__}: inner_length {self.inner_length} must be a multiple of "
+                f"trunc_length {self.trunc_length} (runs restart on truncation boundaries)."
+            )
+        if self.num_tasks < 1 or self.trunc_length < 1:
+            raise ValueError(f"{type(self).__name__}: num_tasks and trunc_length must be positive.")
+
+    # Whether the estimator keeps a θ − ε twin of every run / PES's accumulator.
+    antithetic: bool = dataclasses.field(default=True, init=False, repr=False)
+    accumulates: bool = dataclasses.field(default=False, init=False, repr=False)
+
+    def structure(self, state: TruncatedState) -> Hashable:
+        return self.family.sample_structure(state.structure_key)
+
+    def init(self, key: jax.Array, theta: Any) -> TruncatedState:
+        structure_key, runs_key, stagger_key = jax.random.split(key, 3)
+        structure = self.family.sample_structure(structure_key)
+        n = self.num_tasks
+        run_keys = slot_keys(runs_key, n, self.slot_offset)
+        values = jax.vmap(lambda k: self.family.sample_values(k, structure))(run_keys)
+        # Zero placeholders of the right shapes: every slot starts a run at the first estimate.
+        shapes = jax.eval_shape(
+            lambda: unroll_lib.init_members(self.lopt, self.family, structure, theta, values, run_keys,
+                                            jnp.full((n,), self.inner_length, jnp.int32), theta_batched=False))
+        states = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        # Before a slot's first run, `length` holds that run's length: shortened by a
+        # random number of truncations with `stagger`, so restarts do not all coincide.
+        offsets = np.zeros(n, np.int64)
+        if self.stagger:
+            truncations = self.inner_length // self.trunc_length
+            draws = jax.vmap(lambda k: jax.random.randint(k, (), 0, truncations))(slot_keys(stagger_key, n, self.slot_offset))
+            offsets = np.asarray(draws, np.int64) * self.trunc_length
+        cursor = data_lib.new_cursor(n)._replace(length=self.inner_length - offsets)
+        zeros = jax.tree_util.tree_map(lambda x: jnp.zeros((n,) + jnp.shape(x), jnp.result_type(x)), theta)
+        return TruncatedState(
+            structure_key=structure_key, runs_key=runs_key, values=values, run_keys=run_keys, pos=states,
+            neg=states if self.antithetic else None, accumulator=zeros if self.accumulates else None,
+            cursor=cursor,
+        )
+
+    def _restart(self, state: TruncatedState, structure: Hashable, thetas: tuple) -> tuple[TruncatedState, np.ndarray]:
+        """Starts new runs in the slots that finished (or failed); returns the state and the mask."""
+        cursor = state.cursor
+        not_started = cursor.run < 0
+        restart = not_started | (cursor.inner_step >= cursor.length)
+        if not restart.any():
+            return state, restart
+        n = self.num_tasks
+        run = np.where(restart, cursor.run + 1, cursor.run)
+        length = np.where(restart & ~not_started, self.inner_length, cursor.length)
+        cursor = data_lib.Cursor(run=run, inner_step=np.where(restart, 0, cursor.inner_step), length=length)
+
+        slots = slot_keys(state.runs_key, n, self.slot_offset)
+        new_keys = jax.vmap(jax.random.fold_in)(slots, jnp.asarray(run, jnp.uint32))
+        new_values = jax.vmap(lambda k: self.family.sample_values(jax.random.fold_in(k, 1), structure))(new_keys)
+        mask = jnp.asarray(restart)
+
+        def select(new, old):
+            return jax.tree_util.tree_map(
+                lambda a, b: jnp.where(jnp.reshape(mask, (-1,) + (1,) * (jnp.ndim(a) - 1)), a, b), new, old
+            )
+
+        values = select(new_values, state.values)
+        run_keys = select(new_keys, state.run_keys)
+        num_steps = jnp.asarray(length, jnp.int32)
+        theta_pos, theta_neg, batched = thetas
+        pos = select(unroll_lib.init_members(self.lopt, self.family, structure, theta_pos, values, run_keys,
+                                             num_steps, theta_batched=batched), state.pos)
+        neg = state.neg
+        if self.antithetic:
+            neg = select(unroll_lib.init_members(self.lopt, self.family, structure, theta_neg, values, run_keys,
+                                                 num_steps, theta_batched=batched), state.neg)
+        accumulator = state.accumulator
+        if self.accumulates:
+            accumulator = select(jax.tree_util.tree_map(jnp.zeros_like, accumulator), accumulator)
+        return state._replace(values=values, run_keys=run_keys, pos=pos, neg=neg, accumulator=accumulator,
+                              cursor=cursor), restart
+
+    def _batches(self, state: TruncatedState, structure: Hashable):
+        values = state.values
+        train = data_source(self.family, structure, values, "train")
+        batches = data_lib.gather_batches(train, self.data_seed, state.cursor, self.trunc_length, self.slot_offset)
+        valid = None
+        if self.meta_loss.split == "valid":
+            source = data_source(self.family, structure, values, "valid")
+            valid = data_lib.gather_batches(source, self.data_seed + 1, state.cursor, self.trunc_length, self.slot_offset)
+        return batches, valid
+
+    def _advance(self, state: TruncatedState, failed: np.ndarray) -> data_lib.Cursor:
+        cursor = state.cursor
+        inner_step = cursor.inner_step + self.trunc_length
+        # A failed run is restarted at the next estimate.
+        inner_step = np.where(failed, np.maximum(cursor.length, inner_step), inner_step)
+        return cursor._replace(inner_step=inner_step)
+
+
+def _concat(a: Any, b: Any) -> Any:
+    return jax.tree_util.tree_map(lambda x, y: jnp.concatenate([x, y]), a, b)
+
+
+def _tile2(batches: Any) -> Any:
+    return None if batches is None else jax.tree_util.tree_map(lambda x: np.concatenate([x, x], axis=1), batches)
+
+
+def _split2(tree: Any, n: int) -> tuple[Any, Any]:
+    return jax.tree_util.tree_map(lambda x: x[:n], tree), jax.tree_util.tree_map(lambda x: x[n:], tree)
+
+
+@dataclasses.dataclass(frozen=True)
+class _AntitheticTruncated(_Truncated):
+    def _gradient_direction(self, state: TruncatedState, eps: Any) -> Any:
+        raise NotImplementedError
+
+    def estimate(self, state: TruncatedState, theta: Any, key: jax.Array):
+        structure = self.structure(state)
+        n = self.num_tasks
+        eps = perturbations(key, theta, n, self.std, self.slot_offset)
+        theta_pos, theta_neg = add_batched(theta, eps, 1.0), add_batched(theta, eps, -1.0)
+        state, restarted = self._restart(state, structure, (theta_pos, theta_neg, True))
+        batches, valid = self._batches(state, structure)
+        first_step = jnp.asarray(state.cursor.inner_step, jnp.int32)
+        members = shard_members((_concat(theta_pos, theta_neg), _concat(state.pos, state.neg),
+                                 _concat(state.values, state.values), jnp.concatenate([state.run_keys] * 2),
+                                 jnp.concatenate([first_step] * 2)), self.mesh)
+        states, losses, objectives = unroll_lib.unroll(
+            self.lopt, self.family, structure, self.meta_loss, *members,
+            shard_members(_tile2(batches), self.mesh, axis=1), shard_members(_tile2(valid), self.mesh, axis=1),
+        )
+        pos, neg = _split2(states, n)
+        meta = self.meta_loss.reduce(objectives)
+        meta_pos, meta_neg = meta[:n], meta[n:]
+        finite = jnp.isfinite(meta_pos) & jnp.isfinite(meta_neg)
+        accumulator = state.accumulator
+        if self.accumulates:
+            accumulator = jax.tree_util.tree_map(jnp.add, accumulator, eps)
+        direction = accumulator if self.accumulates else eps
+        delta = jnp.where(finite, meta_pos - meta_neg, 0.0) / (2 * self.std**2)
+        per_task = jax.tree_util.tree_map(lambda d: jnp.reshape(delta, (-1,) + (1,) * (d.ndim - 1)) * d, direction)
+        grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
+        failed = ~np.asarray(finite)
+        new_state = state._replace(pos=pos, neg=neg, accumulator=accumulator, cursor=self._advance(state, failed))
+        metrics = {
+            "meta_loss": float(jnp.mean(((meta_pos + meta_neg) / 2)[finite])) if used else float("nan"),
+            "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(losses), losses, jnp.nan))),
+            "non_finite_tasks": int(failed.sum()),
+            "restarted_runs": int(restarted.sum()),
+            "inner_steps": int(2 * n * self.trunc_length),
+        }
+        return grad, new_state, metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class PES(_AntitheticTruncated):
+    """Persistent evolution strategies: unbiased gradients from truncated, persistent unrolls."""
+
+    accumulates: bool = dataclasses.field(default=True, init=False, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class TruncatedES(_AntitheticTruncated):
+    """Antithetic ES on each truncation alone: biased, as it ignores θ's effect on the state."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TruncatedBPTT(_Truncated):
+    """The analytic gradient of each truncation's meta-loss (states enter as constants)."""
+
+    antithetic: bool = dataclasses.field(default=False, init=False, repr=False)
+
+    def estimate(self, state: TruncatedState, theta: Any, key: jax.Array):
+        structure = self.structure(state)
+        state, restarted = self._restart(state, structure, (theta, None, False))
+        batches, valid = self._batches(state, structure)
+        first_step = jnp.asarray(state.cursor.inner_step, jnp.int32)
+        pos, values, run_keys, first_step = shard_members((state.pos, state.values, state.run_keys, first_step), self.mesh)
+        (meta, (states, losses)), per_task = _tbptt_value_and_grad(
+            self.lopt, self.family, structure, self.meta_loss, theta, pos, values, run_keys, first_step,
+            shard_members(batches, self.mesh, axis=1), shard_members(valid, self.mesh, axis=1),
+        )
+        finite = jnp.isfinite(meta) & jnp.all(
+            jnp.stack([jnp.all(jnp.isfinite(jnp.reshape(g, (g.shape[0], -1))), axis=1)
+                       for g in jax.tree_util.tree_leaves(per_task)]), axis=0)
+        grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
+        failed = ~np.asarray(finite)
+        metrics = {
+            "meta_loss": float(jnp.mean(meta[finite])) if used else float("nan"),
+            "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(losses), losses, jnp.nan))),
+            "non_finite_tasks": int(failed.sum()),
+            "restarted_runs": int(restarted.sum()),
+            "inner_steps": int(self.num_tasks * self.trunc_length),
+        }
+        return grad, state._replace(pos=states, cursor=self._advance(state, failed)), metrics
+
+
+def _tbptt_member(lopt, family, structure, meta_loss, theta, opt_state, values, run_key, first_step, batches, valid):
+    """One member's truncation meta-loss (a function of θ) and its final state and losses."""
+    add = lambda tree: jax.tree_util.tree_map(lambda x: x[None], tree)  # noqa: E731
+    states, losses, objectives = unroll_lib.unroll_members(
+        lopt, family, structure, meta_loss, theta, add(opt_state), add(values), run_key[None], first_step[None],
+        jax.tree_util.tree_map(lambda x: x[:, None], batches),
+        None if valid is None else jax.tree_util.tree_map(lambda x: x[:, None], valid), theta_batched=False,
+    )
+    return meta_loss.reduce(objectives)[0], (jax.tree_util.tree_map(lambda x: x[0], states), losses[:, 0])
+
+
+def _tbptt(lopt, family, structure, meta_loss, theta, states, values, run_keys, first_step, batches, valid):
+    member = jax.value_and_grad(_tbptt_member, argnums=4, has_aux=True)
+    in_axes = (None, 0, 0, 0, 0, 1, None if valid is None else 1)
+    (meta, (new_states, losses)), grads = jax.vmap(
+        lambda *args: member(lopt, family, structure, meta_loss, *args), in_axes=in_axes
+    )(theta, states, values, run_keys, first_step, batches, valid)
+    return (meta, (new_states, losses.T)), grads
+
+
+_tbptt_value_and_grad = jax.jit(_tbptt, static_argnums=(0, 1, 2, 3))
