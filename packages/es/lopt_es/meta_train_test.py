@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lopt_es import checkpoint
-from lopt_es.curriculum import Curriculum, geometric_lengths
+from lopt_es.curriculum import Curriculum
 from lopt_es.meta_loss import MetaLoss
 from lopt_es.meta_train import MetaTrainConfig, meta_train
 from lopt_es.testing import LearnedLR, QuadraticTask
@@ -76,16 +76,6 @@ def test_learning_happens_and_curriculum_applies(tmp_path):
     assert 20 in lengths
     records = read_metrics(tmp_path)
     assert records[-1]["meta_loss"] < records[0]["meta_loss"]
-
-
-def test_curriculum_helpers():
-    c = geometric_lengths(10, 1000, 3, every=100, multiple=5)
-    assert c.settings(0) == {"inner_length": 10} and c.settings(150) == {"inner_length": 100}
-    assert c.settings(10_000) == {"inner_length": 1000}
-    with pytest.raises(ValueError, match="does not have"):
-        Curriculum(((0, {"nonsense": 1}),)).apply(ESTIMATOR, 0)
-    with pytest.raises(ValueError, match="sorted"):
-        Curriculum(((5, {}), (0, {})))
 
 
 def test_eval_hook_and_validation_meta_loss(tmp_path):

@@ -1,0 +1,42 @@
+import jax
+import jax.numpy as jnp
+import lopt_tasks as lt
+import numpy as np
+import pytest
+
+from lopt_es import unroll
+from lopt_es.meta_loss import MetaLoss
+from lopt_es.testing import LearnedLR, QuadraticTask, quadratic_losses
+
+
+def test_members_follow_their_own_meta_parameters_and_keep_state_across_calls():
+    lopt, family = LearnedLR(), lt.SingleTaskFamily(QuadraticTask())
+    log_lrs = np.log([0.1, 0.3, 0.5])
+    thetas = {"log_lr": jnp.asarray(log_lrs, jnp.float32)}
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    states = unroll.init_members(lopt, family, "quadratic", thetas, {}, keys, jnp.full((3,), 8, jnp.int32))
+    batches = {"unused": np.zeros((4, 3, 1, 1), np.float32)}
+    losses = []
+    for first in (0, 4):  # two calls of 4 steps continue one run
+        states, step_losses, objectives = unroll.unroll(lopt, family, "quadratic", MetaLoss(), thetas, states, {},
+                                                        keys, jnp.full((3,), first, jnp.int32), batches)
+        losses.append(np.asarray(step_losses))
+    want = quadratic_losses(np.repeat(log_lrs[:, None], 8, 1))
+    np.testing.assert_allclose(np.concatenate(losses).T, want, rtol=1e-5)
+    assert int(states.step[0]) == 8
+
+
+def test_shared_meta_parameters_and_member_limit():
+    lopt, family = LearnedLR(), lt.SingleTaskFamily(QuadraticTask())
+    theta = {"log_lr": jnp.asarray(np.log(0.2), jnp.float32)}
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    states = unroll.init_members(lopt, family, "quadratic", theta, {}, keys, jnp.full((2,), 3, jnp.int32),
+                                 theta_batched=False)
+    states, losses, _ = unroll.unroll(lopt, family, "quadratic", MetaLoss(), theta, states, {}, keys,
+                                      jnp.zeros(2, jnp.int32), {"unused": np.zeros((3, 2, 1, 1), np.float32)},
+                                      theta_batched=False)
+    np.testing.assert_allclose(np.asarray(losses)[:, 0], np.asarray(losses)[:, 1])
+    too_many = jnp.zeros((unroll.MAX_MEMBERS + 1, 2), jnp.uint32)
+    with pytest.raises(ValueError, match="at most 32768 are computed correctly"):
+        unroll.unroll_members(lopt, family, "quadratic", MetaLoss(), theta, None, {}, too_many, None, None,
+                              theta_batched=False)
