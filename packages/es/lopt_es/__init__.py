@@ -7,13 +7,15 @@
 
 from importlib import resources as _resources
 
+from lopt_es import checkpoint
 from lopt_es.base import GradientEstimator, combine_task_gradients, perturbations
 from lopt_es.checkpoint import CheckpointError
 from lopt_es.curriculum import Curriculum, geometric_lengths
 from lopt_es.distributed import CrossProcessEstimator
+from lopt_es.export import load_meta_params, save_meta_params
 from lopt_es.full_es import FullES, FullESState
 from lopt_es.meta_loss import MetaLoss
-from lopt_es.meta_train import MetaTrainConfig, MetaTrainState, init_state, meta_train
+from lopt_es.meta_train import MetaTrainConfig, MetaTrainState, apply_meta_update, init_state, meta_train
 from lopt_es.sharding import member_mesh, shard_members
 from lopt_es.truncated import PES, TruncatedBPTT, TruncatedES, TruncatedState
 
@@ -21,6 +23,8 @@ __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 __all__ = [
     "CheckpointError",
+    "apply_meta_update",
+    "checkpoint",
     "CrossProcessEstimator",
     "Curriculum",
     "FullES",
@@ -36,8 +40,10 @@ __all__ = [
     "combine_task_gradients",
     "geometric_lengths",
     "init_state",
+    "load_meta_params",
     "member_mesh",
     "meta_train",
     "perturbations",
+    "save_meta_params",
     "shard_members",
 ]

@@ -114,7 +114,7 @@ def meta_train(
         state, _, _ = checkpoint.restore(checkpoints, state)
         _truncate_metrics(metrics_path, int(state.step))
     tx = config.meta_optimizer()
-    update = jax.jit(lambda grad, opt_state, theta: _apply(tx, grad, opt_state, theta))
+    update = jax.jit(lambda grad, opt_state, theta: apply_meta_update(tx, grad, opt_state, theta))
     last = config.num_steps if stop_after is None else min(stop_after, config.num_steps)
 
     def save(state):
@@ -147,6 +147,7 @@ def meta_train(
     return state
 
 
-def _apply(tx, grad, opt_state, theta):
+def apply_meta_update(tx: optax.GradientTransformation, grad: Any, opt_state: Any, theta: Any):
+    """One meta-optimizer step: (new θ, new meta-optimizer state)."""
     updates, opt_state = tx.update(grad, opt_state, theta)
     return optax.apply_updates(theta, updates), opt_state

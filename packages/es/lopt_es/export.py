@@ -1,0 +1,55 @@
+"""Saving a learned optimizer's meta-parameters with its architecture, for evaluation and sharing.
+
+`save_meta_params(directory, lopt, theta, step)` writes a checkpoint
+(`checkpoint.py`: atomic, verified) whose metadata names the architecture and
+its configuration; `load_meta_params(directory)` rebuilds the learned
+optimizer from that metadata and restores θ against it, so a file cannot be
+loaded into the wrong architecture.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import jax
+import lopt_architectures as la
+
+from lopt_es import checkpoint
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists back to the tuples frozen configurations use."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def save_meta_params(directory: str, lopt: la.LearnedOptimizer, theta: Any, step: int = 0, **extra) -> str:
+    """Writes θ and the architecture (name and configuration) to `directory`; returns the manifest path."""
+    config = {f.name: getattr(lopt, f.name) for f in dataclasses.fields(lopt) if f.init}
+    metadata = {"lopt": lopt.name, "config": config, **extra}
+    return checkpoint.save(directory, step, theta, metadata, keep=1)
+
+
+def load_meta_params(directory: str, step: int | None = None) -> tuple[la.LearnedOptimizer, Any, dict]:
+    """(learned optimizer, θ, metadata) saved by `save_meta_params` in `directory`.
+
+    Raises:
+      checkpoint.CheckpointError: no, a corrupt, or an inconsistent file.
+    """
+    steps = checkpoint.list_steps(directory)
+    if not steps:
+        raise checkpoint.CheckpointError(f"no saved meta-parameters in {directory}.")
+    with open(os.path.join(directory, f"step_{steps[-1] if step is None else step}.json")) as f:
+        metadata = json.load(f).get("metadata", {})
+    if "lopt" not in metadata:
+        raise checkpoint.CheckpointError(f"{directory}: the checkpoint does not name a learned optimizer.")
+    try:
+        lopt = la.make_learned_optimizer(metadata["lopt"], **{k: _tuples(v) for k, v in metadata["config"].items()})
+    except (KeyError, TypeError) as e:
+        raise checkpoint.CheckpointError(f"{directory}: cannot rebuild learned optimizer {metadata['lopt']!r}: {e}") from None
+    template = jax.eval_shape(lopt.init_meta_params, jax.random.PRNGKey(0))
+    template = jax.tree_util.tree_map(lambda s: jax.numpy.zeros(s.shape, s.dtype), template)
+    theta, _, metadata = checkpoint.restore(directory, template, step)
+    return lopt, theta, metadata
