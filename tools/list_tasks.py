@@ -29,10 +29,12 @@ import tensorflow_datasets as tfds
 from absl import app, flags, logging
 from lopt_tasks import timing
 
+import common_flags
+
 _NAMES = flags.DEFINE_list("names", None, "Tasks and families to list (default: all of lopt_tasks.TASKS and FAMILIES).")
 _FAMILY_SAMPLES = flags.DEFINE_integer("family_samples", 3, "Configs sampled from each family.", lower_bound=1)
 _RUNS = flags.DEFINE_integer("timing_runs", 5, "Timed runs of each step and batch draw, after compiling.", lower_bound=1)
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "TensorFlow Datasets directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
+_DATA_DIR = common_flags.DATA_DIR
 _MOCK_EXAMPLES = flags.DEFINE_integer(
     "mock_examples", 0, "If positive, TensorFlow Datasets are replaced by this many generated examples in the real "
     "format (tfds.testing.mock_data), so tasks whose data is not here are timed too.", lower_bound=0)

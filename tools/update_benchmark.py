@@ -10,7 +10,6 @@ excluded).
     bazel run //tools:update_benchmark -- --sizes=1m,100k --repeats=30
 """
 
-import time
 from collections.abc import Callable
 
 import jax
@@ -19,6 +18,7 @@ import lopt_architectures as la
 import numpy as np
 import optax
 from absl import app, flags
+from lopt_eval.overhead import state_bytes_per_param, time_interleaved
 
 SIZES = {
     "1m": {"w": (1024, 1024), "b": (1024,)},
@@ -43,15 +43,6 @@ def candidates() -> dict[str, Callable[[], la.Optimizer]]:
     unfused = la.SmallFcLOpt(fused=False)
     out["small_fc_lopt_unfused"] = lambda: unfused.optimizer(unfused.init_meta_params(jax.random.PRNGKey(0)))
     return out
-
-
-def state_bytes_per_param(state, params) -> float:
-    """Bytes of optimizer state per parameter, not counting the parameters or scalars."""
-    num_params = sum(x.size for x in jax.tree_util.tree_leaves(params))
-    if hasattr(state, "params"):
-        state = state._replace(params=None, model_state=None)
-    leaves = [x for x in jax.tree_util.tree_leaves(state) if jnp.ndim(x) > 0]
-    return sum(x.nbytes for x in leaves) / num_params
 
 
 def make_steps(names, params, grads):
@@ -79,25 +70,9 @@ def make_steps(names, params, grads):
 
 
 def time_steps(steps, repeats: int) -> dict[str, float]:
-    """Median seconds per call.
-
-    Rounds are interleaved, so drift in the machine's speed hits every
-    optimizer alike, and each round visits the optimizers in a fresh random
-    order, so none always runs right after the same (cache-flushing) one.
-    """
-    for step, state, _ in steps.values():  # compile and warm up
-        for _ in range(3):
-            jax.block_until_ready(step(state))
-    times = {name: [] for name in steps}
-    order = np.random.default_rng(0)
-    names = list(steps)
-    for _ in range(repeats):
-        for name in order.permutation(names):
-            step, state, _ = steps[name]
-            start = time.perf_counter()
-            jax.block_until_ready(step(state))
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
+    """Median seconds per call (`lopt_eval.overhead.time_interleaved`: interleaved rounds in random order)."""
+    calls = {name: (lambda step=step, state=state: step(state)) for name, (step, state, _) in steps.items()}
+    return {name: float(np.median(t)) for name, t in time_interleaved(calls, repeats=repeats, warmup=3).items()}
 
 
 def main(argv):

@@ -1,0 +1,90 @@
+"""An evaluation: a candidate optimizer against tuned baselines on several tasks.
+
+For every task: the candidate trains for T steps on every seed; each
+baseline is tuned on the same seeds and data — hand-designed optimizers by
+`lr_sweep`, NAdamW by `nadamw_search` — with the configuration selected for
+horizon T, and the learning-rate sweeps run `baseline_multiple`·T steps so
+speedups up to that multiple can be measured. The summary holds the final
+training loss (mean over seeds of the loss averaged over the last 5% of the
+T steps) of the candidate and of each selected baseline, and the candidate's
+speedup over the *first* baseline (VeLO §4.1: how many times longer the
+baseline, with the best learning rate for reaching the candidate's final
+loss, trains to reach it; beyond the multiple it is a lower bound).
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+import lopt_architectures as la
+import lopt_tasks as lt
+import numpy as np
+
+from lopt_eval import baselines, runner, speedup
+from lopt_eval.schema import Results, Run, Summary, package_versions
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    num_steps: int
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    baselines: tuple[str, ...] = ("adam",)
+    baseline_multiple: int = 4
+    nadamw_trials: int = 1000
+    valid_every: int = 0
+
+
+def final_loss(train_loss: np.ndarray, steps: int) -> tuple[float, float]:
+    """(mean, std) over seeds of the loss averaged over the last 5% of the first `steps` steps."""
+    window = max(1, steps // 20)
+    per_seed = np.mean(train_loss[..., steps - window:steps], axis=-1)
+    return float(np.mean(per_seed)), float(np.std(per_seed))
+
+
+def evaluate(
+    candidate_name: str,
+    make_candidate: Callable[[], la.Optimizer],
+    tasks: dict[str, lt.Task],
+    config: EvaluationConfig,
+    *,
+    log: Callable[[str], None] = lambda message: None,
+) -> Results:
+    """Runs the evaluation; `tasks` maps the names to report to tasks."""
+    runs, summary = [], []
+    seeds = list(config.seeds)
+    steps = config.num_steps
+    for name, task in tasks.items():
+        log(f"{name}: {candidate_name}, {len(seeds)} seeds x {steps} steps")
+        curves = runner.train(task, lambda h: make_candidate(), steps, seeds, valid_every=config.valid_every)
+        candidate = Run(candidate_name, name, "candidate", {}, steps, seeds, curves.train_loss[0], curves.step_seconds,
+                        curves.meta_loss[0], curves.valid_steps,
+                        None if curves.valid_loss is None else curves.valid_loss[0])
+        runs.append(candidate)
+        mean, std = final_loss(candidate.train_loss, steps)
+        first_baseline_trials = None
+        entries = []
+        for baseline in config.baselines:
+            if baseline == "nadamw":
+                log(f"{name}: nadamw random search, {config.nadamw_trials} trials x {steps} steps")
+                best, trials = baselines.nadamw_search(task, steps, seeds, num_trials=config.nadamw_trials,
+                                                       valid_every=config.valid_every)
+            else:
+                length = steps * config.baseline_multiple
+                log(f"{name}: {baseline} learning-rate sweep, {len(baselines.LEARNING_RATES)} rates x {length} steps")
+                best, trials = baselines.lr_sweep(task, baseline, length, seeds, valid_every=config.valid_every,
+                                                  selection_steps=steps)
+            for trial in trials:
+                trial.task = name
+            runs.extend(trials)
+            b_mean, b_std = final_loss(best.train_loss, steps)
+            entries.append(Summary(baseline, name, b_mean, b_std))
+            if first_baseline_trials is None:
+                first_baseline_trials = (baseline, trials)
+        result = None
+        if first_baseline_trials is not None:
+            baseline, trials = first_baseline_trials
+            stacked = np.stack([t.train_loss for t in trials])  # [trials, seeds, steps]
+            result = speedup.speedup(candidate.train_loss, stacked).to_json(baseline)
+        summary.append(Summary(candidate_name, name, mean, std, result))
+        summary.extend(entries)
+    return Results(config=dataclasses.asdict(config) | {"candidate": candidate_name, "tasks": list(tasks)},
+                   runs=runs, summary=summary, versions=package_versions())

@@ -1,0 +1,161 @@
+"""Meta-trains a learned optimizer: the lopt_es loop from flags, with progress and resumption.
+
+    bazel run //tools:meta_train -- --lopt=small_fc_lopt --task=digits_mlp --estimator=pes \\
+        --num_tasks=8 --trunc_length=20 --inner_length=2000 --outer_steps=1000 --workdir=runs/pes
+
+`--workdir` holds checkpoints/, metrics.jsonl, meta_training.png and theta/
+(the final meta-parameters with their architecture, which `tools/evaluate
+--optimizer=checkpoint:<workdir>/theta` loads). Running the same command
+again resumes from the newest checkpoint. Meta-train on one task (`--task`)
+or a task family (`--family`, optionally `--augment`ed). A wrong flag, an
+unknown name, a checkpoint of another configuration or missing data ends the
+program with one line saying so.
+"""
+
+import dataclasses
+import os
+import sys
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")  # `bazel run` passes no --test_env; avoids probing for TPUs
+
+import jax
+import lopt_architectures as la
+import lopt_es
+import lopt_tasks as lt
+from absl import app, flags
+from lopt_eval import plots
+
+import common_flags
+
+_LOPT = flags.DEFINE_string("lopt", "small_fc_lopt", "Learned optimizer architecture.")
+_TASK = flags.DEFINE_string("task", "digits_mlp", "Fixed task to meta-train on (lopt_tasks.TASKS).")
+_FAMILY = flags.DEFINE_string("family", None, "Task family to meta-train on instead of --task (lopt_tasks.FAMILIES).")
+_AUGMENT = flags.DEFINE_float("augment", 0.0, "With --family: probability of each task augmentation.", lower_bound=0.0)
+_ESTIMATOR = flags.DEFINE_string("estimator", "pes", "Gradient estimator: pes, truncated_es, tbptt or full_es.")
+_NUM_TASKS = flags.DEFINE_integer("num_tasks", 8, "Tasks per meta-batch.", lower_bound=1)
+_TRUNC = flags.DEFINE_integer("trunc_length", 20, "Truncation length (full_es: steps per compiled call).",
+                              lower_bound=1)
+_INNER = flags.DEFINE_integer("inner_length", 2000, "Length of each inner training run.", lower_bound=1)
+_STD = flags.DEFINE_float("std", 0.01, "Standard deviation of ES perturbations.", lower_bound=0.0)
+_META_LOSS = flags.DEFINE_string("meta_loss", "mean", "mean or final training loss (clipped at the normalizer).")
+_NORMALIZE = flags.DEFINE_bool("per_task_normalization", False, "Scale each task's gradient to unit length (VeLO).")
+_OUTER_STEPS = flags.DEFINE_integer("outer_steps", 1000, "Meta-training steps.", lower_bound=1)
+_META_LR = flags.DEFINE_float("meta_learning_rate", 1e-3, "Adam learning rate of the meta-optimizer.", lower_bound=0.0)
+_CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 50, "Checkpoint every this many steps.", lower_bound=1)
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of θ's initialisation and of every estimate.")
+_DEVICES = flags.DEFINE_integer("devices", 1, "Spread the meta-batch over this many devices.", lower_bound=1)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of checkpoints, metrics and the result.")
+
+ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": lopt_es.TruncatedBPTT,
+              "full_es": lopt_es.FullES}
+OWN_FLAGS = ("lopt", "task", "family", "augment", "estimator", "num_tasks", "trunc_length", "inner_length", "std",
+             "meta_loss", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every", "seed",
+             "devices", "workdir", "data_dir")
+
+
+def fail(message: str):
+    """Ends the program with one line (messages from the packages may span several)."""
+    sys.exit("meta_train: " + " ".join(str(message).split()))
+
+
+def choose(kind: str, name: str, table) -> None:
+    if name not in table:
+        fail(f"unknown {kind} {name!r}; choices: {', '.join(sorted(table))}")
+
+
+def with_data_dir(obj):
+    data_dir = common_flags.DATA_DIR.value
+    if data_dir and dataclasses.is_dataclass(obj) and "data_dir" in {f.name for f in dataclasses.fields(obj)}:
+        return dataclasses.replace(obj, data_dir=data_dir)
+    return obj
+
+
+def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
+    """(learned optimizer, estimator, description of the tasks) from the flags."""
+    choose("learned optimizer", _LOPT.value, la.LEARNED)
+    choose("estimator", _ESTIMATOR.value, ESTIMATORS)
+    if _META_LOSS.value not in ("mean", "final"):
+        fail(f"unknown meta-loss {_META_LOSS.value!r}; choices: final, mean")
+    lopt = la.make_learned_optimizer(_LOPT.value)
+    if _FAMILY.value:
+        choose("task family", _FAMILY.value, lt.FAMILIES)
+        family = with_data_dir(lt.get_family(_FAMILY.value))
+        if _AUGMENT.value > 0:
+            family = lt.randomly_augmented(family, _AUGMENT.value)
+        tasks = f"family {_FAMILY.value}" + (f" (augmented, p={_AUGMENT.value})" if _AUGMENT.value else "")
+    else:
+        choose("task", _TASK.value, lt.TASKS)
+        family = lt.SingleTaskFamily(with_data_dir(lt.get_task(_TASK.value)))
+        tasks = f"task {_TASK.value}"
+    common = dict(num_tasks=_NUM_TASKS.value, inner_length=_INNER.value, std=_STD.value,
+                  meta_loss=lopt_es.MetaLoss(kind=_META_LOSS.value), per_task_normalization=_NORMALIZE.value)
+    if _DEVICES.value > 1:
+        if _DEVICES.value > len(jax.devices()):
+            fail(f"--devices={_DEVICES.value} but only {len(jax.devices())} devices are available")
+        common["mesh"] = lopt_es.member_mesh(jax.devices()[:_DEVICES.value])
+    cls = ESTIMATORS[_ESTIMATOR.value]
+    try:
+        if cls is lopt_es.FullES:
+            estimator = cls(lopt, family, steps_per_call=_TRUNC.value, **common)
+        else:
+            estimator = cls(lopt, family, trunc_length=_TRUNC.value, **common)
+    except ValueError as e:
+        fail(str(e))
+    return lopt, estimator, tasks
+
+
+class Progress:
+    """One status line: steps done, meta-loss, speed and time left."""
+
+    def __init__(self, total: int, first: int):
+        self.total, self.first, self.started = total, first, time.perf_counter()
+
+    def __call__(self, step: int, record: dict) -> None:
+        done = step + 1
+        elapsed = time.perf_counter() - self.started
+        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        left = (self.total - done) / rate if rate > 0 else float("nan")
+        eta = f"{int(left // 60)}m{int(left % 60):02d}s" if left == left else "?"
+        line = (f"\rstep {done}/{self.total}  meta-loss {record['meta_loss']:.4f}  "
+                f"{rate:.2f} steps/s  ETA {eta}   ")
+        print(line, end="" if done < self.total else "\n", file=sys.stderr, flush=True)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        sys.exit(f"meta_train: {error}; flags: {', '.join('--' + f for f in OWN_FLAGS)}")
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}")
+    if not _WORKDIR.value:
+        fail("--workdir is required (checkpoints, metrics and the result go there)")
+    lopt, estimator, tasks = build()
+    config = lopt_es.MetaTrainConfig(num_steps=_OUTER_STEPS.value, learning_rate=_META_LR.value,
+                                     checkpoint_every=_CHECKPOINT_EVERY.value, seed=_SEED.value)
+    workdir = _WORKDIR.value
+    first = lopt_es.checkpoint.list_steps(os.path.join(workdir, "checkpoints"))
+    print(f"meta-training {lopt.name} with {type(estimator).__name__} on {tasks} for {config.num_steps} steps in "
+          f"{workdir}" + (f" (resuming at step {first[-1]})" if first else ""), file=sys.stderr)
+    started = time.perf_counter()
+    try:
+        state = lopt_es.meta_train(lopt, estimator, config, workdir,
+                                   on_step=Progress(config.num_steps, first[-1] if first else 0))
+    except lopt_es.CheckpointError as e:
+        fail(f"{e} Use another --workdir, or the flags the run was started with.")
+    except FileNotFoundError as e:
+        fail(str(e))
+    theta_dir = os.path.join(workdir, "theta")
+    lopt_es.save_meta_params(theta_dir, lopt, state.theta, int(state.step), tasks=tasks,
+                             estimator=type(estimator).__name__, inner_length=_INNER.value)
+    plot = plots.meta_training_curves(os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "meta_training.png"))
+    print(f"done in {time.perf_counter() - started:.0f} s; meta-parameters in {theta_dir}, curve in {plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

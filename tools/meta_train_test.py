@@ -1,0 +1,63 @@
+"""Runs tools/meta_train on a tiny configuration, resumes it, and checks its error paths."""
+
+import json
+import os
+
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+import meta_train
+
+flags.FLAGS.mark_as_parsed()
+
+TINY = dict(lopt="small_fc_lopt", task="digits_mlp", estimator="pes", num_tasks=2, trunc_length=2, inner_length=4,
+            checkpoint_every=2)
+
+
+def test_trains_saves_and_resumes(tmp_path, capsys):
+    workdir = str(tmp_path / "run")
+    with flagsaver.flagsaver(outer_steps=2, workdir=workdir, **TINY):
+        meta_train.main(["meta_train"])
+    with flagsaver.flagsaver(outer_steps=4, workdir=workdir, **TINY):
+        meta_train.main(["meta_train"])
+    err = capsys.readouterr().err
+    assert "resuming at step 2" in err and "step 4/4" in err
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        assert [json.loads(line)["step"] for line in f] == [0, 1, 2, 3]
+    assert os.path.exists(os.path.join(workdir, "theta", "step_4.json"))
+    assert os.path.exists(os.path.join(workdir, "meta_training.png"))
+    lopt, theta, metadata = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    assert lopt.name == "small_fc_lopt" and metadata["tasks"] == "task digits_mlp"
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"lopt": "velo9"}, "unknown learned optimizer 'velo9'; choices: fc_lopt"),
+    ({"task": "mnist_cnn"}, "unknown task 'mnist_cnn'; choices: cifar10_autoencoder"),
+    ({"family": "cnn"}, "unknown task family 'cnn'; choices: autoencoder"),
+    ({"estimator": "es"}, "unknown estimator 'es'; choices: full_es, pes"),
+    ({"inner_length": 5}, "inner_length 5 must be a multiple of trunc_length 2"),
+    ({"workdir": None}, "--workdir is required"),
+])
+def test_errors_are_one_line(tmp_path, overrides, message):
+    settings = {**TINY, "outer_steps": 1, "workdir": str(tmp_path), **overrides}
+    with flagsaver.flagsaver(**settings):
+        with pytest.raises(SystemExit) as error:
+            meta_train.main(["meta_train"])
+    text = str(error.value.code)
+    assert text.startswith("meta_train: ") and message in text and "\n" not in text
+
+
+def test_a_workdir_of_another_configuration_is_refused(tmp_path):
+    with flagsaver.flagsaver(outer_steps=2, workdir=str(tmp_path), **TINY):
+        meta_train.main(["meta_train"])
+    with flagsaver.flagsaver(**{**TINY, "num_tasks": 4, "outer_steps": 3, "workdir": str(tmp_path)}):
+        with pytest.raises(SystemExit) as error:
+            meta_train.main(["meta_train"])
+    assert "another configuration" in str(error.value.code) or "shape" in str(error.value.code)
+
+
+def test_bad_flag_is_one_line():
+    with pytest.raises(SystemExit) as error:
+        meta_train.parse_flags(["meta_train", "--no_such_flag=1"])
+    assert "Unknown command line flag 'no_such_flag'" in str(error.value.code) and "--task" in str(error.value.code)
