@@ -11,12 +11,12 @@ family samples from PRNGKey(seed)). Each baseline in `--baselines` is tuned on
 the same seeds: hand-designed ones over 15 learning rates for
 `--baseline_multiple` × `--steps` steps (selected at `--steps`), `nadamw` by
 a random search of `--nadamw_trials`. The output directory gets
-results.json (lopt_eval's schema), one learning-curve plot per task and the
-sorted speedups. A wrong flag, an unknown name, a missing checkpoint or
+results.json (lopt_eval's schema), per task a learning-curve plot and the
+loss-vs-time and loss-vs-memory Pareto plots (tradeoffs paper Fig. 2), and
+the sorted speedups. A wrong flag, an unknown name, a missing checkpoint or
 missing data ends the program with one line saying so.
 """
 
-import dataclasses
 import os
 import sys
 import time
@@ -52,16 +52,8 @@ OWN_FLAGS = ("optimizer", "learning_rate", "tasks", "steps", "seeds", "baselines
              "nadamw_trials", "valid_every", "out", "data_dir")
 
 
-def fail(message: str):
-    """Ends the program with one line (messages from the packages may span several)."""
-    sys.exit("evaluate: " + " ".join(str(message).split()))
-
-
-def with_data_dir(obj):
-    data_dir = common_flags.DATA_DIR.value
-    if data_dir and dataclasses.is_dataclass(obj) and "data_dir" in {f.name for f in dataclasses.fields(obj)}:
-        return dataclasses.replace(obj, data_dir=data_dir)
-    return obj
+def fail(message) -> None:
+    common_flags.fail("evaluate", message)
 
 
 def resolve_task(spec: str) -> lt.Task:
@@ -71,11 +63,11 @@ def resolve_task(spec: str) -> lt.Task:
             fail(f"task {spec!r}: sampled tasks are family:<name>:<seed>, e.g. family:mlp:1")
         if parts[1] not in lt.FAMILIES:
             fail(f"unknown task family {parts[1]!r}; choices: {', '.join(sorted(lt.FAMILIES))}")
-        family = with_data_dir(lt.get_family(parts[1]))
+        family = common_flags.with_data_dir(lt.get_family(parts[1]))
         return family.task(family.sample(jax.random.PRNGKey(int(parts[2]))))
     if spec not in lt.TASKS:
         fail(f"unknown task {spec!r}; choices: {', '.join(sorted(lt.TASKS))}, or family:<name>:<seed>")
-    return with_data_dir(lt.get_task(spec))
+    return common_flags.with_data_dir(lt.get_task(spec))
 
 
 def resolve_optimizer(spec: str):
@@ -119,11 +111,7 @@ def table(results: lopt_eval.Results) -> str:
     return "\n".join(lines)
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        sys.exit(f"evaluate: {error}; flags: {', '.join('--' + f for f in OWN_FLAGS)}")
+parse_flags = common_flags.flag_parser("evaluate", OWN_FLAGS)
 
 
 def main(argv):
@@ -152,7 +140,10 @@ def main(argv):
     out = _OUT.value
     lopt_eval.save(os.path.join(out, "results.json"), results)
     for spec in tasks:
-        plots.learning_curves(results, spec, os.path.join(out, f"{spec.replace(':', '_')}.png"), log_y=True)
+        stem = os.path.join(out, spec.replace(":", "_"))
+        plots.learning_curves(results, spec, f"{stem}.png", log_y=True)
+        plots.loss_pareto(results, spec, f"{stem}_loss_vs_time.png", axis="time")
+        plots.loss_pareto(results, spec, f"{stem}_loss_vs_memory.png", axis="memory")
     if any(s.speedup for s in results.summary):
         plots.speedup_curve(results, os.path.join(out, "speedups.png"))
     print(table(results))

@@ -28,7 +28,9 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
         document = json.load(f)
     assert document["config"]["num_steps"] == 6  # the checkpoint's meta-training horizon
     assert {r["role"] for r in document["runs"]} == {"candidate", "baseline", "trial"}
-    assert sorted(os.listdir(out)) == ["digits_mlp.png", "family_mlp_1.png", "results.json", "speedups.png"]
+    assert sorted(os.listdir(out)) == [
+        "digits_mlp.png", "digits_mlp_loss_vs_memory.png", "digits_mlp_loss_vs_time.png", "family_mlp_1.png",
+        "family_mlp_1_loss_vs_memory.png", "family_mlp_1_loss_vs_time.png", "results.json", "speedups.png"]
 
 
 @pytest.mark.parametrize("overrides,message", [

@@ -52,13 +52,6 @@ class Measurement:
     batch_seconds: float | None
 
 
-def with_data_dir(obj, data_dir: str | None):
-    """`obj` with its `data_dir` field set, if it has one and a directory was given."""
-    if data_dir and dataclasses.is_dataclass(obj) and "data_dir" in {f.name for f in dataclasses.fields(obj)}:
-        return dataclasses.replace(obj, data_dir=data_dir)
-    return obj
-
-
 def param_count(task: lopt_tasks.Task) -> int:
     params, _ = jax.eval_shape(task.init_with_state, jax.random.PRNGKey(0))
     return sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(params))
@@ -119,18 +112,13 @@ def choices() -> dict[str, str]:
 
 def measure_name(name: str, kind: str, family_samples: int, runs: int, data_dir: str | None) -> list[Measurement]:
     if kind == "task":
-        return [measure(with_data_dir(lopt_tasks.get_task(name), data_dir), runs)]
-    family = with_data_dir(lopt_tasks.get_family(name), data_dir)
+        return [measure(common_flags.with_data_dir(lopt_tasks.get_task(name), data_dir), runs)]
+    family = common_flags.with_data_dir(lopt_tasks.get_family(name), data_dir)
     configs = [family.sample(jax.random.PRNGKey(i)) for i in range(family_samples)]
-    return [measure(with_data_dir(family.task(cfg), data_dir), runs) for cfg in configs]
+    return [measure(common_flags.with_data_dir(family.task(cfg), data_dir), runs) for cfg in configs]
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-    """absl flag parsing that reports a bad flag in one line, with the flags there are."""
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        sys.exit(f"list_tasks: {error}; flags: {', '.join('--' + f for f in _OWN_FLAGS)}")
+parse_flags = common_flags.flag_parser("list_tasks", _OWN_FLAGS)
 
 
 def main(argv):

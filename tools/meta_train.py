@@ -12,7 +12,6 @@ unknown name, a checkpoint of another configuration or missing data ends the
 program with one line saying so.
 """
 
-import dataclasses
 import os
 import sys
 import time
@@ -54,21 +53,13 @@ OWN_FLAGS = ("lopt", "task", "family", "augment", "estimator", "num_tasks", "tru
              "devices", "workdir", "data_dir")
 
 
-def fail(message: str):
-    """Ends the program with one line (messages from the packages may span several)."""
-    sys.exit("meta_train: " + " ".join(str(message).split()))
+def fail(message) -> None:
+    common_flags.fail("meta_train", message)
 
 
 def choose(kind: str, name: str, table) -> None:
     if name not in table:
         fail(f"unknown {kind} {name!r}; choices: {', '.join(sorted(table))}")
-
-
-def with_data_dir(obj):
-    data_dir = common_flags.DATA_DIR.value
-    if data_dir and dataclasses.is_dataclass(obj) and "data_dir" in {f.name for f in dataclasses.fields(obj)}:
-        return dataclasses.replace(obj, data_dir=data_dir)
-    return obj
 
 
 def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
@@ -80,13 +71,13 @@ def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
     lopt = la.make_learned_optimizer(_LOPT.value)
     if _FAMILY.value:
         choose("task family", _FAMILY.value, lt.FAMILIES)
-        family = with_data_dir(lt.get_family(_FAMILY.value))
+        family = common_flags.with_data_dir(lt.get_family(_FAMILY.value))
         if _AUGMENT.value > 0:
             family = lt.randomly_augmented(family, _AUGMENT.value)
         tasks = f"family {_FAMILY.value}" + (f" (augmented, p={_AUGMENT.value})" if _AUGMENT.value else "")
     else:
         choose("task", _TASK.value, lt.TASKS)
-        family = lt.SingleTaskFamily(with_data_dir(lt.get_task(_TASK.value)))
+        family = lt.SingleTaskFamily(common_flags.with_data_dir(lt.get_task(_TASK.value)))
         tasks = f"task {_TASK.value}"
     common = dict(num_tasks=_NUM_TASKS.value, inner_length=_INNER.value, std=_STD.value,
                   meta_loss=lopt_es.MetaLoss(kind=_META_LOSS.value), per_task_normalization=_NORMALIZE.value)
@@ -122,11 +113,7 @@ class Progress:
         print(line, end="" if done < self.total else "\n", file=sys.stderr, flush=True)
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        sys.exit(f"meta_train: {error}; flags: {', '.join('--' + f for f in OWN_FLAGS)}")
+parse_flags = common_flags.flag_parser("meta_train", OWN_FLAGS)
 
 
 def main(argv):

@@ -15,11 +15,12 @@ loss, trains to reach it; beyond the multiple it is a lower bound).
 import dataclasses
 from collections.abc import Callable
 
+import jax
 import lopt_architectures as la
 import lopt_tasks as lt
 import numpy as np
 
-from lopt_eval import baselines, runner, speedup
+from lopt_eval import baselines, overhead, runner, speedup
 from lopt_eval.schema import Results, Run, Summary, package_versions
 
 
@@ -31,6 +32,13 @@ class EvaluationConfig:
     baseline_multiple: int = 4
     nadamw_trials: int = 1000
     valid_every: int = 0
+
+
+def state_bytes(task: lt.Task, make_optimizer: Callable[[], la.Optimizer], num_steps: int) -> float:
+    """Optimizer-state bytes per parameter on `task`, measured from an initialised state."""
+    params = task.init(jax.random.PRNGKey(0))
+    state = make_optimizer().init(params, num_steps=num_steps, key=jax.random.PRNGKey(0))
+    return overhead.state_bytes_per_param(state, params)
 
 
 def final_loss(train_loss: np.ndarray, steps: int) -> tuple[float, float]:
@@ -76,7 +84,11 @@ def evaluate(
                 trial.task = name
             runs.extend(trials)
             b_mean, b_std = final_loss(best.train_loss, steps)
-            entries.append(Summary(baseline, name, b_mean, b_std))
+            hp = best.hyperparameters
+            make_baseline = (lambda hp=hp: la.nadamw(**hp)) if baseline == "nadamw" else (
+                lambda b=baseline, hp=hp: la.make_optimizer(b, **hp))
+            entries.append(Summary(baseline, name, b_mean, b_std, None, best.step_seconds,
+                                   state_bytes(task, make_baseline, steps)))
             if first_baseline_trials is None:
                 first_baseline_trials = (baseline, trials)
         result = None
@@ -84,7 +96,8 @@ def evaluate(
             baseline, trials = first_baseline_trials
             stacked = np.stack([t.train_loss for t in trials])  # [trials, seeds, steps]
             result = speedup.speedup(candidate.train_loss, stacked).to_json(baseline)
-        summary.append(Summary(candidate_name, name, mean, std, result))
+        summary.append(Summary(candidate_name, name, mean, std, result, candidate.step_seconds,
+                               state_bytes(task, make_candidate, steps)))
         summary.extend(entries)
     return Results(config=dataclasses.asdict(config) | {"candidate": candidate_name, "tasks": list(tasks)},
                    runs=runs, summary=summary, versions=package_versions())

@@ -25,3 +25,5 @@ def test_evaluate_reports_candidate_and_tuned_baselines_with_speedups():
     sweep = [r for r in results.runs if r.optimizer == "adam"]
     assert all(r.num_steps == 40 for r in sweep)  # run 2x the horizon, tuned at it
     assert results.summary[1].final_loss_mean < candidate.final_loss_mean
+    assert candidate.state_bytes_per_param == 0.0 and results.summary[1].state_bytes_per_param == 8.0  # sgd, adam
+    assert all(s.step_seconds > 0 for s in results.summary)

@@ -271,3 +271,27 @@ def meta_training_curves(metrics_jsonl_path, path, *, log_y: bool = False) -> st
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("meta-step (meta-updates applied to θ)")
     return _save(figure, path)
+
+
+def loss_pareto(results, task: str, path, *, axis: str = "time") -> str:
+    """Final loss against time per step (`axis="time"`) or optimizer memory (`"memory"`) on one task.
+
+    The tradeoffs paper's Fig. 2 for the optimizers of a results file: each
+    summary of `task` with the cost recorded is a point (name, cost, final loss).
+    A run's step time is its vmapped batch time divided by the runs in the
+    batch, so a baseline swept over 15 learning rates at once looks somewhat
+    cheaper per step than a candidate run alone; `overhead.overhead_study` times each
+    optimizer's step in isolation when the time axis has to be exact.
+    """
+    results = _results(results)
+    field, label = {"time": ("step_seconds", "ms per training step"),
+                    "memory": ("state_bytes_per_param", "optimizer state, bytes per parameter")}[axis]
+    points = []
+    for s in results.summary:
+        cost = getattr(s, field, None)
+        if s.task == task and cost is not None:
+            points.append((s.optimizer, cost * (1e3 if axis == "time" else 1.0), s.final_loss_mean))
+    if not points:
+        tasks = sorted({s.task for s in results.summary})
+        raise ValueError(f"loss_pareto: no {axis} costs recorded for task {task!r}; tasks with summaries: {tasks}.")
+    return pareto(points, path, label, f"final training loss on {task}")

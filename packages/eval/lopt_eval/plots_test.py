@@ -136,3 +136,21 @@ def test_meta_training_curves_of_unusable_files_name_the_problem(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"step": 0, "meta_loss": 1.0}\n{"step": 1,\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:2: not JSON"):
         plots.meta_training_curves(tmp_path / "bad.jsonl", tmp_path / "m.png")
+
+
+def test_loss_pareto_from_summaries(tmp_path, monkeypatch):
+    summary = [schema.Summary("a", "t", 0.5, 0.0, None, 0.002, 8.0),
+               schema.Summary("b", "t", 0.7, 0.0, None, 0.001, 16.0),
+               schema.Summary("c", "u", 0.1, 0.0)]
+    results = schema.Results(config={}, runs=[], summary=summary)
+    drawn = {}
+    original = plots.pareto
+    monkeypatch.setattr(plots, "pareto", lambda points, path, x, y: drawn.setdefault(x, points) and original(
+        points, path, x, y))
+    for axis in ("time", "memory"):
+        path = plots.loss_pareto(results, "t", tmp_path / f"{axis}.png", axis=axis)
+        assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert drawn == {"ms per training step": [("a", 2.0, 0.5), ("b", 1.0, 0.7)],
+                     "optimizer state, bytes per parameter": [("a", 8.0, 0.5), ("b", 16.0, 0.7)]}
+    with pytest.raises(ValueError, match="no time costs recorded for task 'u'"):
+        plots.loss_pareto(results, "u", tmp_path / "u.png")

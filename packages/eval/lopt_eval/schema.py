@@ -25,7 +25,11 @@ selected configuration of a tuned baseline) or "trial" (one configuration
 of a baseline's search). A Summary:
 
     {"optimizer": ..., "task": ..., "final_loss_mean": ..., "final_loss_std": ...,
-     "speedup": {"value": 1.7, "bound": null | "lower" | "upper", "baseline": "adam"} | null}
+     "speedup": {"value": 1.7, "bound": null | "lower" | "upper", "baseline": "adam"} | null,
+     "step_seconds": 0.0012, "state_bytes_per_param": 8.0}
+
+(`step_seconds` and `state_bytes_per_param` are optional: the cost axes of
+the loss-vs-time and loss-vs-memory Pareto plots.)
 
 Non-finite numbers (a diverged run) are written as null and read back as NaN.
 """
@@ -84,6 +88,8 @@ class Summary:
     final_loss_mean: float
     final_loss_std: float
     speedup: dict | None = None
+    step_seconds: float | None = None  # wall time of one training step (the tradeoffs paper's time axis)
+    state_bytes_per_param: float | None = None  # optimizer-state memory (its memory axis)
 
 
 @dataclasses.dataclass
