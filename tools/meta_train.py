@@ -7,11 +7,15 @@
 (the final meta-parameters with their architecture, which `tools/evaluate
 --optimizer=checkpoint:<workdir>/theta` loads). Running the same command
 again resumes from the newest checkpoint. Meta-train on one task (`--task`)
-or a task family (`--family`, optionally `--augment`ed). A wrong flag, an
+or on task families (`--family=mlp,conv,...`, optionally `--augment`ed; each
+family contributes `--structures_per_family` groups of `--num_tasks` tasks,
+pooled by `lopt_es.EstimatorMixture`). The saved theta/ records the command
+and the meta-training wall time. A wrong flag, an
 unknown name, a checkpoint of another configuration or missing data ends the
 program with one line saying so.
 """
 
+import json
 import os
 import sys
 import time
@@ -29,7 +33,11 @@ import common_flags
 
 _LOPT = flags.DEFINE_string("lopt", "small_fc_lopt", "Learned optimizer architecture.")
 _TASK = flags.DEFINE_string("task", "digits_mlp", "Fixed task to meta-train on (lopt_tasks.TASKS).")
-_FAMILY = flags.DEFINE_string("family", None, "Task family to meta-train on instead of --task (lopt_tasks.FAMILIES).")
+_FAMILY = flags.DEFINE_list("family", None, "Task families to meta-train on instead of --task (lopt_tasks.FAMILIES), "
+                            "comma-separated.")
+_STRUCTURES = flags.DEFINE_integer("structures_per_family", 1, "With --family: task structures (architecture, "
+                                   "widths, data) sampled per family; each is a group of --num_tasks tasks.",
+                                   lower_bound=1)
 _AUGMENT = flags.DEFINE_float("augment", 0.0, "With --family: probability of each task augmentation.", lower_bound=0.0)
 _ESTIMATOR = flags.DEFINE_string("estimator", "pes", "Gradient estimator: pes, truncated_es, tbptt or full_es.")
 _NUM_TASKS = flags.DEFINE_integer("num_tasks", 8, "Tasks per meta-batch.", lower_bound=1)
@@ -38,6 +46,8 @@ _TRUNC = flags.DEFINE_integer("trunc_length", 20, "Truncation length (full_es: s
 _INNER = flags.DEFINE_integer("inner_length", 2000, "Length of each inner training run.", lower_bound=1)
 _STD = flags.DEFINE_float("std", 0.01, "Standard deviation of ES perturbations.", lower_bound=0.0)
 _META_LOSS = flags.DEFINE_string("meta_loss", "mean", "mean or final training loss (clipped at the normalizer).")
+_LOG_META_LOSS = flags.DEFINE_bool("log_meta_loss", False, "Meta-loss of the logarithm of each step's (clipped) "
+                                   "loss: rewards late, small improvements as much as early ones.")
 _NORMALIZE = flags.DEFINE_bool("per_task_normalization", False, "Scale each task's gradient to unit length (VeLO).")
 _OUTER_STEPS = flags.DEFINE_integer("outer_steps", 1000, "Meta-training steps.", lower_bound=1)
 _META_LR = flags.DEFINE_float("meta_learning_rate", 1e-3, "Adam learning rate of the meta-optimizer.", lower_bound=0.0)
@@ -48,9 +58,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of checkpoints, metri
 
 ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": lopt_es.TruncatedBPTT,
               "full_es": lopt_es.FullES}
-OWN_FLAGS = ("lopt", "task", "family", "augment", "estimator", "num_tasks", "trunc_length", "inner_length", "std",
-             "meta_loss", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every", "seed",
-             "devices", "workdir", "data_dir")
+OWN_FLAGS = ("lopt", "task", "family", "structures_per_family", "augment", "estimator", "num_tasks", "trunc_length",
+             "inner_length", "std", "meta_loss", "log_meta_loss", "per_task_normalization", "outer_steps",
+             "meta_learning_rate", "checkpoint_every", "seed", "devices", "workdir", "data_dir")
 
 
 def fail(message) -> None:
@@ -70,29 +80,34 @@ def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
         fail(f"unknown meta-loss {_META_LOSS.value!r}; choices: final, mean")
     lopt = la.make_learned_optimizer(_LOPT.value)
     if _FAMILY.value:
-        choose("task family", _FAMILY.value, lt.FAMILIES)
-        family = common_flags.with_data_dir(lt.get_family(_FAMILY.value))
-        if _AUGMENT.value > 0:
-            family = lt.randomly_augmented(family, _AUGMENT.value)
-        tasks = f"family {_FAMILY.value}" + (f" (augmented, p={_AUGMENT.value})" if _AUGMENT.value else "")
+        families = []
+        for name in _FAMILY.value:
+            choose("task family", name, lt.FAMILIES)
+            family = common_flags.with_data_dir(lt.get_family(name))
+            if _AUGMENT.value > 0:
+                family = lt.randomly_augmented(family, _AUGMENT.value)
+            families.extend([family] * _STRUCTURES.value)
+        tasks = (f"famil{'ies' if len(_FAMILY.value) > 1 else 'y'} {','.join(_FAMILY.value)}"
+                 + (f" ({_STRUCTURES.value} structures each)" if _STRUCTURES.value > 1 else "")
+                 + (f" (augmented, p={_AUGMENT.value})" if _AUGMENT.value else ""))
     else:
         choose("task", _TASK.value, lt.TASKS)
-        family = lt.SingleTaskFamily(common_flags.with_data_dir(lt.get_task(_TASK.value)))
+        families = [lt.SingleTaskFamily(common_flags.with_data_dir(lt.get_task(_TASK.value)))]
         tasks = f"task {_TASK.value}"
     common = dict(num_tasks=_NUM_TASKS.value, inner_length=_INNER.value, std=_STD.value,
-                  meta_loss=lopt_es.MetaLoss(kind=_META_LOSS.value), per_task_normalization=_NORMALIZE.value)
+                  meta_loss=lopt_es.MetaLoss(kind=_META_LOSS.value, log=_LOG_META_LOSS.value), per_task_normalization=_NORMALIZE.value)
     if _DEVICES.value > 1:
         if _DEVICES.value > len(jax.devices()):
             fail(f"--devices={_DEVICES.value} but only {len(jax.devices())} devices are available")
         common["mesh"] = lopt_es.member_mesh(jax.devices()[:_DEVICES.value])
     cls = ESTIMATORS[_ESTIMATOR.value]
+    length = dict(steps_per_call=_TRUNC.value) if cls is lopt_es.FullES else dict(trunc_length=_TRUNC.value)
     try:
-        if cls is lopt_es.FullES:
-            estimator = cls(lopt, family, steps_per_call=_TRUNC.value, **common)
-        else:
-            estimator = cls(lopt, family, trunc_length=_TRUNC.value, **common)
+        # One estimator per (family, structure) group, each with its own data order; several are pooled.
+        groups = [cls(lopt, family, data_seed=i, **length, **common) for i, family in enumerate(families)]
     except ValueError as e:
         fail(str(e))
+    estimator = groups[0] if len(groups) == 1 else lopt_es.EstimatorMixture(tuple(groups))
     return lopt, estimator, tasks
 
 
@@ -113,6 +128,16 @@ class Progress:
         print(line, end="" if done < self.total else "\n", file=sys.stderr, flush=True)
 
 
+def estimator_name() -> str:
+    return ESTIMATORS[_ESTIMATOR.value].__name__
+
+
+def meta_training_seconds(metrics_path: str) -> float:
+    """Wall time of all meta-training steps so far, over every resumption (from metrics.jsonl)."""
+    with open(metrics_path) as f:
+        return sum(json.loads(line)["seconds"] for line in f if line.strip())
+
+
 parse_flags = common_flags.flag_parser("meta_train", OWN_FLAGS)
 
 
@@ -126,7 +151,7 @@ def main(argv):
                                      checkpoint_every=_CHECKPOINT_EVERY.value, seed=_SEED.value)
     workdir = _WORKDIR.value
     first = lopt_es.checkpoint.list_steps(os.path.join(workdir, "checkpoints"))
-    print(f"meta-training {lopt.name} with {type(estimator).__name__} on {tasks} for {config.num_steps} steps in "
+    print(f"meta-training {lopt.name} with {estimator_name()} on {tasks} for {config.num_steps} steps in "
           f"{workdir}" + (f" (resuming at step {first[-1]})" if first else ""), file=sys.stderr)
     started = time.perf_counter()
     try:
@@ -137,9 +162,12 @@ def main(argv):
     except FileNotFoundError as e:
         fail(str(e))
     theta_dir = os.path.join(workdir, "theta")
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
     lopt_es.save_meta_params(theta_dir, lopt, state.theta, int(state.step), tasks=tasks,
-                             estimator=type(estimator).__name__, inner_length=_INNER.value)
-    plot = plots.meta_training_curves(os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "meta_training.png"))
+                             estimator=estimator_name(), inner_length=_INNER.value,
+                             command=" ".join(["tools/meta_train"] + sys.argv[1:]),
+                             meta_training_seconds=round(meta_training_seconds(metrics_path)))
+    plot = plots.meta_training_curves(metrics_path, os.path.join(workdir, "meta_training.png"))
     print(f"done in {time.perf_counter() - started:.0f} s; meta-parameters in {theta_dir}, curve in {plot}")
     return 0
 

@@ -31,10 +31,27 @@ def test_trains_saves_and_resumes(tmp_path, capsys):
     assert lopt.name == "small_fc_lopt" and metadata["tasks"] == "task digits_mlp"
 
 
+def test_several_families_train_as_one_pooled_meta_batch(tmp_path, capsys):
+    workdir = str(tmp_path / "families")
+    settings = {**TINY, "task": None, "family": ["mlp", "autoencoder"], "structures_per_family": 2, "augment": 0.5,
+                "per_task_normalization": True, "outer_steps": 2, "workdir": workdir}
+    with flagsaver.flagsaver(**settings):
+        meta_train.main(["meta_train"])
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    # Four groups (2 families x 2 structures) of 2 antithetic pairs, 2 steps each.
+    assert [r["inner_steps"] for r in records] == [4 * 2 * 2 * 2] * 2
+    assert {f"group{i}/meta_loss" for i in range(4)} <= set(records[0])
+    _, _, metadata = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    assert metadata["tasks"] == "families mlp,autoencoder (2 structures each) (augmented, p=0.5)"
+    assert metadata["estimator"] == "PES" and metadata["meta_training_seconds"] >= 0
+    assert metadata["command"].startswith("tools/meta_train")
+
+
 @pytest.mark.parametrize("overrides,message", [
     ({"lopt": "velo9"}, "unknown learned optimizer 'velo9'; choices: fc_lopt"),
     ({"task": "mnist_cnn"}, "unknown task 'mnist_cnn'; choices: cifar10_autoencoder"),
-    ({"family": "cnn"}, "unknown task family 'cnn'; choices: autoencoder"),
+    ({"family": ["mlp", "cnn"]}, "unknown task family 'cnn'; choices: autoencoder"),
     ({"estimator": "es"}, "unknown estimator 'es'; choices: full_es, pes"),
     ({"inner_length": 5}, "inner_length 5 must be a multiple of trunc_length 2"),
     ({"workdir": None}, "--workdir is required"),

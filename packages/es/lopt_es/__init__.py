@@ -15,6 +15,7 @@ from lopt_es.distributed import CrossProcessEstimator
 from lopt_es.export import load_meta_params, save_meta_params
 from lopt_es.full_es import FullES, FullESState
 from lopt_es.meta_loss import MetaLoss
+from lopt_es.mixture import EstimatorMixture
 from lopt_es.meta_train import MetaTrainConfig, MetaTrainState, apply_meta_update, init_state, meta_train
 from lopt_es.sharding import member_mesh, shard_members
 from lopt_es.truncated import PES, TruncatedBPTT, TruncatedES, TruncatedState
@@ -27,6 +28,7 @@ __all__ = [
     "checkpoint",
     "CrossProcessEstimator",
     "Curriculum",
+    "EstimatorMixture",
     "FullES",
     "FullESState",
     "GradientEstimator",

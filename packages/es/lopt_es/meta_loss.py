@@ -4,8 +4,11 @@ Per inner step the task's loss is optionally clipped from above at the task's
 `normalizer` (the loss of an untrained model, e.g. ln 10 for 10 classes:
 tradeoffs paper App. D.1, "mean training loss clipped at the initialization
 value") and optionally divided by it (so tasks of different scales weigh
-alike). A run of steps is then summarised by the mean of those values
-(`kind="mean"`) or the last one (`kind="final"`, VeLO §3.3).
+alike). With `log`, the value is replaced by its logarithm, so that halving
+the loss counts the same early in training (2 → 1) as late (0.01 → 0.005):
+the mean of raw losses is dominated by the first steps and barely rewards
+what decides the final loss. A run of steps is then summarised by the mean
+of those values (`kind="mean"`) or the last one (`kind="final"`, VeLO §3.3).
 """
 
 import dataclasses
@@ -13,6 +16,9 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+
+
+LOG_FLOOR = 1e-8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,12 +32,16 @@ class MetaLoss:
         (only meaningful for positive normalizers).
       split: "train" uses the loss of each training step; "valid" evaluates
         the parameters on a batch of the task's held-out split at each step.
+      log: take the logarithm of each (clipped, divided) value, floored at
+        `LOG_FLOOR`; for tasks whose losses are positive (a loss at or below
+        the floor gives no signal).
     """
 
     kind: Literal["mean", "final"] = "mean"
     clip_at_normalizer: bool = True
     divide_by_normalizer: bool = False
     split: Literal["train", "valid"] = "train"
+    log: bool = False
 
     def __post_init__(self):
         if self.kind not in ("mean", "final"):
@@ -42,7 +52,8 @@ class MetaLoss:
     def per_step(self, loss: jax.Array, normalizer: jax.Array) -> jax.Array:
         """The meta-loss contribution of one step's loss."""
         value = jnp.minimum(loss, normalizer) if self.clip_at_normalizer else loss
-        return value / normalizer if self.divide_by_normalizer else value
+        value = value / normalizer if self.divide_by_normalizer else value
+        return jnp.log(jnp.maximum(value, LOG_FLOOR)) if self.log else value
 
     def reduce(self, values: jax.Array) -> jax.Array:
         """[steps, members] per-step values → [members] meta-losses."""

@@ -16,6 +16,15 @@ def test_clip_divide_and_reduce():
     np.testing.assert_allclose(MetaLoss(divide_by_normalizer=True).per_step(losses, normalizer)[0], [1.0, 0.4])
 
 
+def test_log_values():
+    losses = jnp.asarray([[3.0, 0.02], [0.0, 0.01]])
+    per_step = MetaLoss(log=True).per_step(losses, jnp.asarray(2.5))
+    np.testing.assert_allclose(per_step, np.log([[2.5, 0.02], [1e-8, 0.01]]), rtol=1e-6)
+    # Halving the loss late counts as much as halving it early.
+    early, late = MetaLoss(log=True).per_step(jnp.asarray([2.0, 1.0, 0.01, 0.005]), jnp.asarray(10.0)).reshape(2, 2)
+    np.testing.assert_allclose(early[0] - early[1], late[0] - late[1], rtol=1e-5)
+
+
 def test_bad_settings():
     with pytest.raises(ValueError, match="kind must be 'mean' or 'final'"):
         MetaLoss(kind="median")

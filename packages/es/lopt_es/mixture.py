@@ -1,0 +1,78 @@
+"""A meta-batch drawn from several task distributions: one estimator per group, gradients pooled.
+
+The truncated estimators keep one task *structure* (architecture, dataset,
+widths) for all their slots, so that a meta-batch compiles into one
+vmapped computation. VeLO-style meta-training wants many structures and
+several families in every meta-batch (VeLO §3.2–3.3); `EstimatorMixture`
+gives that by holding one estimator per (family, structure) group and
+averaging their gradients, each group weighted by the number of its tasks
+that finished with finite losses:
+
+    g = Σ_j n_j · g_j / Σ_j n_j,
+
+which is the plain mean over every valid task of the whole meta-batch (with
+per-task normalisation in the groups, the mean of unit-length task
+gradients). Each group compiles once; the state is the tuple of the groups'
+states, so checkpoints and exact resumption work as for one estimator.
+"""
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lopt_es.base import GradientEstimator, MetaParams
+
+
+@dataclasses.dataclass(frozen=True)
+class EstimatorMixture(GradientEstimator):
+    """Several estimators (e.g. PES on different task families) as one.
+
+    Attributes:
+      estimators: the groups; each must report `num_tasks` and the metrics
+        `meta_loss`, `non_finite_tasks` (as `PES`, `TruncatedES`,
+        `TruncatedBPTT` and `FullES` do).
+    """
+
+    estimators: tuple[GradientEstimator, ...]
+
+    def __post_init__(self):
+        if not self.estimators:
+            raise ValueError("EstimatorMixture needs at least one estimator.")
+        for i, estimator in enumerate(self.estimators):
+            if not hasattr(estimator, "num_tasks"):
+                raise ValueError(f"EstimatorMixture: estimator {i} ({type(estimator).__name__}) has no num_tasks.")
+
+    @property
+    def num_tasks(self) -> int:
+        return sum(e.num_tasks for e in self.estimators)
+
+    def init(self, key: jax.Array, theta: MetaParams) -> tuple:
+        return tuple(e.init(jax.random.fold_in(key, i), theta) for i, e in enumerate(self.estimators))
+
+    def estimate(self, state: tuple, theta: MetaParams, key: jax.Array) -> tuple[MetaParams, tuple, dict]:
+        if len(state) != len(self.estimators):
+            raise ValueError(f"EstimatorMixture: state has {len(state)} groups, the mixture {len(self.estimators)}.")
+        grads, states, used, group_metrics = [], [], [], []
+        for i, (estimator, group_state) in enumerate(zip(self.estimators, state)):
+            grad, group_state, metrics = estimator.estimate(group_state, theta, jax.random.fold_in(key, i))
+            grads.append(grad)
+            states.append(group_state)
+            used.append(estimator.num_tasks - int(metrics["non_finite_tasks"]))
+            group_metrics.append(metrics)
+        total = sum(used)
+        weights = [n / total if total else 0.0 for n in used]
+        grad = jax.tree_util.tree_map(lambda *gs: sum(w * g for w, g in zip(weights, gs) if w), *grads)
+        if not total:  # every task failed: a zero gradient, as a single estimator gives
+            grad = jax.tree_util.tree_map(jnp.zeros_like, theta)
+        metrics = {
+            "meta_loss": (sum(n * m["meta_loss"] for n, m in zip(used, group_metrics) if n) / total
+                          if total else float("nan")),
+            "inner_loss": sum(m["inner_loss"] for m in group_metrics) / len(group_metrics),
+        }
+        for name in ("non_finite_tasks", "restarted_runs", "inner_steps"):
+            metrics[name] = sum(int(m.get(name, 0)) for m in group_metrics)
+        for i, m in enumerate(group_metrics):
+            metrics[f"group{i}/meta_loss"] = m["meta_loss"]
+        return grad, tuple(states), metrics

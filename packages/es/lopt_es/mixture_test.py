@@ -1,0 +1,80 @@
+"""EstimatorMixture against closed-form truncation gradients of two different quadratics."""
+
+import jax
+import jax.numpy as jnp
+import lopt_tasks as lt
+import numpy as np
+import pytest
+
+from lopt_es import checkpoint
+from lopt_es.mixture import EstimatorMixture
+from lopt_es.testing import LearnedLR, QuadraticTask, quadratic_losses
+from lopt_es.truncated import PES, TruncatedBPTT
+
+LOPT = LearnedLR()
+THETA0 = float(np.log(0.3))
+THETA = {"log_lr": jnp.asarray(THETA0, jnp.float32)}
+T = 5
+TASK_A = QuadraticTask()
+TASK_B = QuadraticTask(curvature=(2.0, 0.1), target=(0.5, 3.0), start=(1.0, 0.0))
+
+
+def truncation_gradient(task: QuadraticTask) -> float:
+    """d/dθ of the first truncation's mean clipped loss, by central differences of the float64 closed form."""
+
+    def meta(theta):
+        losses = quadratic_losses(np.full(T, theta), task)
+        return float(np.mean(np.minimum(losses, task.normalizer)))
+
+    h = 1e-5
+    return (meta(THETA0 + h) - meta(THETA0 - h)) / (2 * h)
+
+
+def tbptt(task, n):
+    return TruncatedBPTT(LOPT, lt.SingleTaskFamily(task), num_tasks=n, trunc_length=T, inner_length=2 * T, stagger=False)
+
+
+def test_gradient_is_the_mean_over_all_valid_tasks():
+    mixture = EstimatorMixture((tbptt(TASK_A, 1), tbptt(TASK_B, 3)))
+    assert mixture.num_tasks == 4
+    grad, state, metrics = mixture.estimate(mixture.init(jax.random.PRNGKey(0), THETA), THETA, jax.random.PRNGKey(1))
+    expected = (1 * truncation_gradient(TASK_A) + 3 * truncation_gradient(TASK_B)) / 4
+    assert truncation_gradient(TASK_A) * truncation_gradient(TASK_B) != pytest.approx(0.0)
+    np.testing.assert_allclose(float(grad["log_lr"]), expected, rtol=1e-3)
+    assert metrics["non_finite_tasks"] == 0 and metrics["inner_steps"] == 4 * T
+    assert set(metrics) >= {"meta_loss", "group0/meta_loss", "group1/meta_loss"}
+    assert len(state) == 2
+
+
+def test_failed_group_is_dropped_and_all_failed_gives_zero():
+    poisoned = QuadraticTask(scale=float("nan"))
+    mixture = EstimatorMixture((tbptt(TASK_A, 2), tbptt(poisoned, 2)))
+    grad, _, metrics = mixture.estimate(mixture.init(jax.random.PRNGKey(0), THETA), THETA, jax.random.PRNGKey(1))
+    np.testing.assert_allclose(float(grad["log_lr"]), truncation_gradient(TASK_A), rtol=1e-3)
+    assert metrics["non_finite_tasks"] == 2 and np.isfinite(metrics["meta_loss"])
+
+    all_bad = EstimatorMixture((tbptt(poisoned, 2),))
+    grad, _, metrics = all_bad.estimate(all_bad.init(jax.random.PRNGKey(0), THETA), THETA, jax.random.PRNGKey(1))
+    assert float(grad["log_lr"]) == 0.0 and np.isnan(metrics["meta_loss"])
+
+
+def test_state_survives_a_checkpoint_and_continues_identically(tmp_path):
+    mixture = EstimatorMixture(tuple(
+        PES(LOPT, lt.SingleTaskFamily(task), num_tasks=2, trunc_length=T, inner_length=4 * T, std=0.1)
+        for task in (TASK_A, TASK_B)))
+    state = mixture.init(jax.random.PRNGKey(0), THETA)
+    _, state, _ = mixture.estimate(state, THETA, jax.random.PRNGKey(1))
+    checkpoint.save(str(tmp_path), 1, state, {})
+    restored, _, _ = checkpoint.restore(str(tmp_path), mixture.init(jax.random.PRNGKey(5), THETA))
+    direct, _, _ = mixture.estimate(state, THETA, jax.random.PRNGKey(2))
+    resumed, _, _ = mixture.estimate(restored, THETA, jax.random.PRNGKey(2))
+    assert float(direct["log_lr"]) == float(resumed["log_lr"])
+
+
+def test_rejects_empty_and_mismatched_state():
+    with pytest.raises(ValueError, match="at least one"):
+        EstimatorMixture(())
+    mixture = EstimatorMixture((tbptt(TASK_A, 1), tbptt(TASK_B, 1)))
+    state = mixture.init(jax.random.PRNGKey(0), THETA)
+    with pytest.raises(ValueError, match="2 groups"):
+        EstimatorMixture((tbptt(TASK_A, 1),)).estimate(state, THETA, jax.random.PRNGKey(1))
