@@ -27,6 +27,7 @@ import jax
 import lopt_architectures as la
 import lopt_es
 import lopt_eval
+import lopt_pretrained
 import lopt_tasks as lt
 from absl import app, flags
 from lopt_eval import evaluation, plots
@@ -83,14 +84,10 @@ def resolve_optimizer(spec: str):
         run = os.path.basename(os.path.dirname(os.path.abspath(directory))) or directory
         return f"{lopt.name} ({run})", lambda: lopt.optimizer(theta), metadata.get("inner_length")
     if spec.startswith("pretrained:"):
-        try:
-            import lopt_pretrained
-        except ImportError as e:
-            fail(f"pretrained optimizers need lopt_pretrained: {e}")
         name = spec[len("pretrained:"):]
         try:
             lopt, theta, info = lopt_pretrained.load(name)
-        except (AttributeError, KeyError, FileNotFoundError, ValueError) as e:
+        except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
             fail(f"cannot load pretrained optimizer {name!r}: {e}")
         return f"pretrained:{name}", lambda: lopt.optimizer(theta), info.get("inner_length")
     if spec in la.HAND_DESIGNED:

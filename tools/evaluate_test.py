@@ -36,6 +36,7 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
 @pytest.mark.parametrize("overrides,message", [
     ({"optimizer": "adamx"}, "unknown optimizer 'adamx'; choices: checkpoint:<dir>, pretrained:<name>, adabelief"),
     ({"optimizer": "checkpoint:/nonexistent/x"}, "no checkpoint directory '/nonexistent/x'"),
+    ({"optimizer": "pretrained:nope"}, "cannot load pretrained optimizer 'nope': no pretrained optimizer 'nope'; known: "),
     ({"optimizer": "sgd"}, "--steps is required"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["mnist_cnn"]}, "unknown task 'mnist_cnn'; choices: cifar10_autoencoder"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["family:cnn:1"]}, "unknown task family 'cnn'"),
@@ -51,6 +52,13 @@ def test_errors_are_one_line(tmp_path, overrides, message):
             evaluate.main(["evaluate"])
     text = str(error.value.code)
     assert text.startswith("evaluate: ") and message in text and "\n" not in text, text
+
+
+def test_pretrained_optimizers_default_to_their_horizon():
+    for name in evaluate.lopt_pretrained.names():
+        label, make, steps = evaluate.resolve_optimizer(f"pretrained:{name}")
+        assert label == f"pretrained:{name}" and steps == evaluate.lopt_pretrained.info(name)["inner_length"]
+        assert callable(make().update)
 
 
 def test_bad_flag_is_one_line():

@@ -1,6 +1,7 @@
-"""lopt_pretrained: meta-parameters of learned optimizers — the reference's checkpoints, and VeLO for optax.
+"""lopt_pretrained: meta-parameters of learned optimizers — lopt's registry, the reference's checkpoints, VeLO for optax.
 
     import lopt_pretrained
+    lopt, theta, info = lopt_pretrained.load("small_fc_lopt_digits_mlp")   # see lopt_pretrained.names()
     theta = lopt_pretrained.from_reference("small_fc_lopt", reference_tree)
     theta = lopt_pretrained.load_reference_checkpoint("params", "velo")
     tx = lopt_pretrained.velo_optax(num_training_steps=10_000, weights="params")
@@ -11,6 +12,7 @@ from importlib import resources as _resources
 from lopt_pretrained.checkpoints import load_reference_checkpoint, save_reference_checkpoint
 from lopt_pretrained.flax_msgpack import CheckpointFormatError, read_flax_msgpack, write_flax_msgpack
 from lopt_pretrained.reference import from_reference, to_reference
+from lopt_pretrained.registry import Pretrained, UnknownPretrainedError, info, load, load_entry, names, save_entry
 from lopt_pretrained.velo_optax import (
     VELO_CHECKPOINT,
     VELO_WEIGHTS_ENV,
@@ -26,10 +28,17 @@ __all__ = [
     "VELO_CHECKPOINT",
     "VELO_WEIGHTS_ENV",
     "VELO_WEIGHTS_URL",
+    "Pretrained",
+    "UnknownPretrainedError",
     "default_velo_weights_paths",
     "from_reference",
+    "info",
+    "load",
+    "load_entry",
     "load_reference_checkpoint",
+    "names",
     "read_flax_msgpack",
+    "save_entry",
     "save_reference_checkpoint",
     "to_reference",
     "velo_optax",

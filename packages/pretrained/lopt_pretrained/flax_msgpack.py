@@ -11,12 +11,13 @@ tests and for saving our meta-parameters in the reference's format).
 """
 
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import msgpack
 import numpy as np
+
+from lopt_pretrained._atomic import atomic_write
 
 _NDARRAY = 1
 _COMPLEX = 2
@@ -102,13 +103,4 @@ def _to_numpy(tree: Any) -> Any:
 def write_flax_msgpack(path: str | os.PathLike, tree: Mapping) -> None:
     """Writes `tree` (nested mappings of arrays) as flax's `to_bytes` would, atomically."""
     data = msgpack.packb(_to_numpy(tree), default=_encode, strict_types=True, use_bin_type=True)
-    path = os.fspath(path)
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, data)

@@ -1,0 +1,167 @@
+"""Adds a meta-trained optimizer to the lopt_pretrained registry, with its training record and evaluation.
+
+    bazel run //tools:register_pretrained -- --entry=small_fc_lopt_digits_mlp \\
+        --meta_train_dir=runs/sfc --evaluation_dir=runs/sfc/evaluation --description="..."
+
+Reads θ and how it was trained from `--meta_train_dir` (a `tools/meta_train`
+workdir: theta/, metrics.jsonl, meta_training.png) and the `tools/evaluate`
+results of those meta-parameters at their meta-training horizon from
+`--evaluation_dir` (results.json and plots), and writes the entry
+`<registry>/<entry>/` (entry.json, theta.npz, results.json — the evaluation
+without the curves of the baseline sweeps' unselected trials, which would
+make it megabytes — the plots, and meta_training.json: the meta-training
+curve, averaged into at most 500 points). The entry is assembled in a temporary directory and renamed into
+place, so a failure leaves the registry as it was.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import lopt_es
+import lopt_eval
+import lopt_pretrained
+import numpy as np
+from absl import app, flags
+
+import common_flags
+
+_ENTRY = flags.DEFINE_string("entry", None, "Registry name of the new entry (letters, digits, _ and -).")
+_META_TRAIN_DIR = flags.DEFINE_string("meta_train_dir", None, "The tools/meta_train --workdir of the optimizer.")
+_EVALUATION_DIR = flags.DEFINE_string("evaluation_dir", None,
+                                      "The tools/evaluate --out directory of these meta-parameters.")
+_DESCRIPTION = flags.DEFINE_string("description", "", "One paragraph: what the optimizer is for.")
+_REGISTRY = flags.DEFINE_string("registry", None, "Registry directory (default: this checkout's "
+                                "packages/pretrained/lopt_pretrained/entries).")
+_REPLACE = flags.DEFINE_bool("replace_entry", False, "Replace an existing entry of that name.")
+
+OWN_FLAGS = ("entry", "meta_train_dir", "evaluation_dir", "description", "registry", "replace_entry")
+CURVE_POINTS = 500
+
+
+def fail(message) -> None:
+    common_flags.fail("register_pretrained", message)
+
+
+def default_registry() -> str:
+    root = os.environ.get("BUILD_WORKSPACE_DIRECTORY") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(root, "packages", "pretrained", "lopt_pretrained", "entries")
+
+
+def meta_training_curve(metrics_path: str, points: int = CURVE_POINTS) -> dict:
+    """The meta-loss (and inner loss) per step, averaged over consecutive blocks into at most `points` points."""
+    with open(metrics_path) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    if not records:
+        fail(f"{metrics_path} has no steps")
+    block = -(-len(records) // points)
+    curve = {"block_steps": block, "step": [], "meta_loss": [], "inner_loss": []}
+    for start in range(0, len(records), block):
+        chunk = records[start:start + block]
+        curve["step"].append(chunk[-1]["step"] + 1)
+        for key in ("meta_loss", "inner_loss"):
+            values = np.asarray([r[key] for r in chunk], np.float64)
+            finite = values[np.isfinite(values)]
+            curve[key].append(round(float(finite.mean()), 6) if finite.size else None)
+    return curve
+
+
+def evaluation_summary(results: lopt_eval.Results) -> list[dict]:
+    """Per task: the candidate's final loss, each baseline's, and the speedup."""
+    def number(x):  # a diverged run's NaN is written as null
+        return float(x) if np.isfinite(x) else None
+
+    rows = {}
+    for s in results.summary:
+        row = rows.setdefault(s.task, {"task": s.task})
+        if s.optimizer == results.config.get("candidate"):
+            row.update(final_loss=number(s.final_loss_mean), final_loss_std=number(s.final_loss_std),
+                       speedup=s.speedup)
+        else:
+            row[f"{s.optimizer}_final_loss"] = number(s.final_loss_mean)
+            row[f"{s.optimizer}_final_loss_std"] = number(s.final_loss_std)
+    return list(rows.values())
+
+
+parse_flags = common_flags.flag_parser("register_pretrained", OWN_FLAGS)
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}")
+    for flag in (_ENTRY, _META_TRAIN_DIR, _EVALUATION_DIR):
+        if not flag.value:
+            fail(f"--{flag.name} is required")
+    name = _ENTRY.value
+    if not all(c.isalnum() or c in "_-" for c in name):
+        fail(f"entry name {name!r}: use letters, digits, _ and -")
+    registry = _REGISTRY.value or default_registry()
+    target = os.path.join(registry, name)
+    if os.path.exists(target) and not _REPLACE.value:
+        fail(f"entry {name!r} exists in {registry}; pass --replace_entry to replace it")
+    try:
+        theta_dir = os.path.join(_META_TRAIN_DIR.value, "theta")
+        lopt, theta, metadata = lopt_es.load_meta_params(theta_dir)
+        outer_steps = lopt_es.checkpoint.list_steps(theta_dir)[-1]
+    except (lopt_es.CheckpointError, OSError) as e:
+        fail(f"no meta-trained optimizer in {_META_TRAIN_DIR.value}: {e}")
+    results_path = os.path.join(_EVALUATION_DIR.value, "results.json")
+    try:
+        results = lopt_eval.load(results_path)
+    except (OSError, lopt_eval.ResultsError) as e:
+        fail(f"cannot read the evaluation: {e}")
+    horizon = metadata.get("inner_length")
+    if results.config.get("num_steps") != horizon:
+        fail(f"{results_path} evaluates {results.config.get('num_steps')} steps; the meta-training horizon is "
+             f"{horizon} (evaluate with --steps={horizon})")
+    plots = sorted(glob.glob(os.path.join(_EVALUATION_DIR.value, "*.png")))
+    curve_png = os.path.join(_META_TRAIN_DIR.value, "meta_training.png")
+    training = {
+        "tasks": metadata.get("tasks"),
+        "estimator": metadata.get("estimator"),
+        "outer_steps": outer_steps,
+        "command": metadata.get("command", "(not recorded)"),
+        "meta_training_seconds": metadata.get("meta_training_seconds"),
+        "versions": results.versions,
+    }
+    os.makedirs(registry, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=registry)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # readable like any package directory (mkdtemp makes it private)
+    try:
+        lopt_pretrained.save_entry(
+            staging, name, lopt, theta, description=_DESCRIPTION.value, inner_length=horizon, training=training,
+            evaluation={"seeds": len(results.config.get("seeds", [])), "baselines": results.config.get("baselines"),
+                        "tasks": evaluation_summary(results)},
+            plots=[os.path.basename(p) for p in plots] + (["meta_training.png"] if os.path.exists(curve_png) else []),
+        )
+        # The sweep's other trials make the file megabytes; the summary (speedups included) and the plots
+        # were computed from the full file, which stays in the evaluation directory.
+        shipped = dataclasses.replace(results, runs=[r for r in results.runs if r.role != "trial"])
+        lopt_eval.save(os.path.join(staging, "results.json"), shipped)
+        for plot in plots:
+            shutil.copy(plot, staging)
+        if os.path.exists(curve_png):
+            shutil.copy(curve_png, staging)
+        with open(os.path.join(staging, "meta_training.json"), "w") as f:
+            json.dump(meta_training_curve(os.path.join(_META_TRAIN_DIR.value, "metrics.jsonl")), f)
+        for written in os.listdir(staging):
+            os.chmod(os.path.join(staging, written), 0o666 & ~umask)
+        lopt_pretrained.load_entry(staging)  # what was written loads
+        if os.path.exists(target):
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging)
+    print(f"registered {name!r} ({lopt.name}, {outer_steps} meta-training steps) in {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

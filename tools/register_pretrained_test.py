@@ -1,0 +1,119 @@
+"""tools/register_pretrained: an entry from a meta-training directory and an evaluation; its error paths."""
+
+import json
+import os
+
+import jax
+import lopt_architectures as la
+import lopt_es
+import lopt_eval
+import lopt_pretrained
+import numpy as np
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+import register_pretrained
+
+flags.FLAGS.mark_as_parsed()
+
+HORIZON = 10
+
+
+@pytest.fixture
+def run(tmp_path):
+    """A meta-training directory (θ, 1234 metric lines, a plot) and an evaluation at the horizon."""
+    workdir = tmp_path / "run"
+    lopt = la.small_fc_lopt()
+    theta = lopt.init_meta_params(jax.random.PRNGKey(0))
+    lopt_es.save_meta_params(str(workdir / "theta"), lopt, theta, 1234, tasks="task digits_mlp", estimator="PES",
+                             inner_length=HORIZON, command="tools/meta_train --lopt=small_fc_lopt",
+                             meta_training_seconds=300)
+    with open(workdir / "metrics.jsonl", "w") as f:
+        for step in range(1234):
+            f.write(json.dumps({"step": step, "meta_loss": 2.0 - step / 1000, "inner_loss": 1.0}) + "\n")
+    (workdir / "meta_training.png").write_bytes(b"\x89PNG" + bytes(2000))
+    evaluation = tmp_path / "evaluation"
+    os.makedirs(evaluation)
+    candidate = "small_fc_lopt (run)"
+    summary = [
+        lopt_eval.Summary(candidate, "digits_mlp", 0.1, 0.01, {"value": 2.0, "bound": None, "baseline": "adam"}),
+        lopt_eval.Summary("adam", "digits_mlp", 0.2, 0.02, None),
+        lopt_eval.Summary(candidate, "family:mlp:1", float("nan"), float("nan"), None),
+        lopt_eval.Summary("adam", "family:mlp:1", 0.3, 0.03, None),
+    ]
+    curve = np.linspace(2.0, 0.5, HORIZON)[None].repeat(2, 0)
+    runs = [lopt_eval.Run(candidate, "digits_mlp", "candidate", {}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0]),
+            lopt_eval.Run("adam", "digits_mlp", "baseline", {"learning_rate": 0.01}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0]),
+            lopt_eval.Run("adam", "digits_mlp", "trial", {"learning_rate": 0.1}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0])]
+    results = lopt_eval.Results(config={"num_steps": HORIZON, "seeds": [0, 1], "baselines": ["adam"],
+                                        "candidate": candidate}, runs=runs, summary=summary, versions={"lopt-es": "0.1.0"})
+    lopt_eval.save(str(evaluation / "results.json"), results)
+    (evaluation / "digits_mlp.png").write_bytes(b"\x89PNG" + bytes(2000))
+    return tmp_path, lopt, theta
+
+
+def register(tmp_path, **overrides):
+    settings = dict(entry="mine", meta_train_dir=str(tmp_path / "run"), evaluation_dir=str(tmp_path / "evaluation"),
+                    registry=str(tmp_path / "registry"), description="for tests")
+    with flagsaver.flagsaver(**{**settings, **overrides}):
+        register_pretrained.main(["register_pretrained"])
+
+
+def test_registers_an_entry_that_loads(run):
+    tmp_path, lopt, theta = run
+    register(tmp_path)
+    loaded, restored, entry = lopt_pretrained.load("mine", directory=str(tmp_path / "registry"))
+    assert loaded == lopt
+    jax.tree_util.tree_map(np.testing.assert_array_equal, theta, restored)
+    assert entry["inner_length"] == HORIZON and entry["description"] == "for tests"
+    assert entry["training"]["outer_steps"] == 1234 and entry["training"]["meta_training_seconds"] == 300
+    assert entry["training"]["command"] == "tools/meta_train --lopt=small_fc_lopt"
+    rows = {row["task"]: row for row in entry["evaluation"]["tasks"]}
+    assert rows["digits_mlp"]["final_loss"] == 0.1 and rows["digits_mlp"]["adam_final_loss"] == 0.2
+    assert rows["digits_mlp"]["speedup"]["value"] == 2.0
+    assert rows["family:mlp:1"]["final_loss"] is None  # a diverged candidate, not a number
+    assert sorted(entry["plots"]) == ["digits_mlp.png", "meta_training.png"]
+    directory = tmp_path / "registry" / "mine"
+    curve = json.loads((directory / "meta_training.json").read_text())
+    # 1234 steps in blocks of 3: 412 points; the first block averages steps 0-2.
+    assert curve["block_steps"] == 3 and len(curve["step"]) == 412 and curve["step"][-1] == 1234
+    np.testing.assert_allclose(curve["meta_loss"][0], 2.0 - 1 / 1000)
+    shipped = lopt_eval.load(str(directory / "results.json"))
+    assert shipped.config["num_steps"] == HORIZON and len(shipped.summary) == 4
+    assert [r.role for r in shipped.runs] == ["candidate", "baseline"]  # the unselected trial is left out
+    assert not [p for p in os.listdir(tmp_path / "registry") if p.startswith(".tmp")]
+
+
+def test_existing_entry_needs_replace(run):
+    tmp_path, _, _ = run
+    register(tmp_path)
+    with pytest.raises(SystemExit, match="exists .* pass --replace_entry"):
+        register(tmp_path)
+    register(tmp_path, replace_entry=True, description="again")
+    assert lopt_pretrained.info("mine", directory=str(tmp_path / "registry"))["description"] == "again"
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"entry": None}, "--entry is required"),
+    ({"entry": "a b"}, "entry name 'a b'"),
+    ({"meta_train_dir": "/nonexistent"}, "no meta-trained optimizer in /nonexistent"),
+    ({"evaluation_dir": "/nonexistent"}, "cannot read the evaluation"),
+])
+def test_errors_are_one_line(run, overrides, message):
+    tmp_path, _, _ = run
+    with pytest.raises(SystemExit) as error:
+        register(tmp_path, **overrides)
+    text = str(error.value.code)
+    assert text.startswith("register_pretrained: ") and message in text and "\n" not in text
+    assert not os.path.exists(tmp_path / "registry" / "mine")
+
+
+def test_an_evaluation_at_another_horizon_is_refused(run):
+    tmp_path, _, _ = run
+    path = tmp_path / "evaluation" / "results.json"
+    document = json.loads(path.read_text())
+    document["config"]["num_steps"] = 2 * HORIZON
+    path.write_text(json.dumps(document))
+    with pytest.raises(SystemExit, match=f"evaluates 20 steps; the meta-training horizon is {HORIZON}"):
+        register(tmp_path)
