@@ -15,7 +15,6 @@ unknown name, a checkpoint of another configuration or missing data ends the
 program with one line saying so.
 """
 
-import json
 import os
 import sys
 import time
@@ -134,8 +133,7 @@ def estimator_name() -> str:
 
 def meta_training_seconds(metrics_path: str) -> float:
     """Wall time of all meta-training steps so far, over every resumption (from metrics.jsonl)."""
-    with open(metrics_path) as f:
-        return sum(json.loads(line)["seconds"] for line in f if line.strip())
+    return sum(record["seconds"] for record in lopt_es.read_metrics(metrics_path))
 
 
 parse_flags = common_flags.flag_parser("meta_train", OWN_FLAGS)

@@ -54,8 +54,7 @@ def default_registry() -> str:
 
 def meta_training_curve(metrics_path: str, points: int = CURVE_POINTS) -> dict:
     """The meta-loss (and inner loss) per step, averaged over consecutive blocks into at most `points` points."""
-    with open(metrics_path) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    records = lopt_es.read_metrics(metrics_path)
     if not records:
         fail(f"{metrics_path} has no steps")
     block = -(-len(records) // points)

@@ -71,6 +71,24 @@ def _gradient_norm(grad: Any) -> float:
     return float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grad))))
 
 
+def read_metrics(metrics_jsonl_path) -> list[dict]:
+    """The records of a `metrics.jsonl` written by `meta_train`; `ValueError` naming the line of a bad one."""
+    records = []
+    with open(metrics_jsonl_path) as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{metrics_jsonl_path}:{number}: not JSON ({e}); "
+                                 "expected one object per line.") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{metrics_jsonl_path}:{number}: {type(record).__name__}, expected a JSON object.")
+            records.append(record)
+    return records
+
+
 def _truncate_metrics(path: str, step: int) -> None:
     """Drops metric lines of steps ≥ `step` (written after the checkpoint a run resumes from)."""
     if not os.path.exists(path):

@@ -12,11 +12,11 @@ function creates the parent directories of `path`, writes a PNG of fixed
 pixel size (`FIGSIZE` × `DPI`) and returns `path`.
 """
 
-import json
 import os
 import warnings
 from collections.abc import Sequence
 
+import lopt_es
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -205,23 +205,6 @@ def pareto(points: Sequence, path, x_label: str, y_label: str, *, log_x: bool = 
     return _save(figure, path)
 
 
-def _read_metrics(metrics_jsonl_path) -> list[dict]:
-    records = []
-    with open(metrics_jsonl_path) as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{metrics_jsonl_path}:{number}: not JSON ({e}); "
-                                 "expected one object per line.") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{metrics_jsonl_path}:{number}: {type(record).__name__}, expected a JSON object.")
-            records.append(record)
-    return records
-
-
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -235,7 +218,7 @@ def meta_training_curves(metrics_jsonl_path, path, *, log_y: bool = False) -> st
     faint; over it a trailing moving average over 5% of the steps with a
     finite meta-loss.
     """
-    records = [r for r in _read_metrics(metrics_jsonl_path) if _is_number(r.get("step"))]
+    records = [r for r in lopt_es.read_metrics(metrics_jsonl_path) if _is_number(r.get("step"))]
     losses = [(r["step"], r["meta_loss"]) for r in records if _is_number(r.get("meta_loss"))]
     if not losses:
         raise ValueError(f"meta_training_curves: {metrics_jsonl_path} has no record with numeric 'step' and "

@@ -124,9 +124,11 @@ def _tuples(value: Any) -> Any:
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def _template(lopt: la.LearnedOptimizer) -> list[tuple[str, jax.ShapeDtypeStruct]]:
+def _template(lopt: la.LearnedOptimizer) -> tuple[list[tuple[str, jax.ShapeDtypeStruct]], Any]:
+    """θ's leaves as (key path, shape and dtype), and its tree structure."""
     shapes = jax.eval_shape(lopt.init_meta_params, jax.random.PRNGKey(0))
-    return [(jax.tree_util.keystr(p), s) for p, s in jax.tree_util.tree_flatten_with_path(shapes)[0]]
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
+    return [(jax.tree_util.keystr(p), s) for p, s in leaves], treedef
 
 
 def load_entry(path: str) -> Pretrained:
@@ -152,7 +154,7 @@ def load_entry(path: str) -> Pretrained:
         arrays = dict(np.load(io.BytesIO(data), allow_pickle=False))
     except Exception as e:  # a file that passed the hash but is no npz: written wrongly
         raise CheckpointFormatError(f"{where}: {os.path.basename(weights_file)} is not an npz file: {e}") from None
-    template = _template(lopt)
+    template, treedef = _template(lopt)
     expected = {p for p, _ in template}
     extra = sorted(set(arrays) - expected)
     if extra:
@@ -169,7 +171,6 @@ def load_entry(path: str) -> Pretrained:
         if not np.all(np.isfinite(value)):
             raise CheckpointFormatError(f"{where}: leaf {key} has non-finite values.")
         leaves.append(jnp.asarray(value))
-    treedef = jax.tree_util.tree_structure(jax.eval_shape(lopt.init_meta_params, jax.random.PRNGKey(0)))
     return Pretrained(lopt, jax.tree_util.tree_unflatten(treedef, leaves), entry)
 
 
@@ -181,7 +182,7 @@ def save_entry(path: str, name: str, lopt: la.LearnedOptimizer, theta: Any, **me
     weights first, so a crash never leaves an entry pointing at missing or
     partial weights.
     """
-    template = dict(_template(lopt))
+    template = dict(_template(lopt)[0])
     flat = [(jax.tree_util.keystr(p), np.asarray(x)) for p, x in jax.tree_util.tree_flatten_with_path(theta)[0]]
     for key, value in flat:
         spec = template.get(key)
