@@ -15,6 +15,8 @@ unknown name, a checkpoint of another configuration or missing data ends the
 program with one line saying so.
 """
 
+import ast
+import dataclasses
 import os
 import sys
 import time
@@ -31,6 +33,8 @@ from lopt_eval import plots
 import common_flags
 
 _LOPT = flags.DEFINE_string("lopt", "small_fc_lopt", "Learned optimizer architecture.")
+_LOPT_CONFIG = flags.DEFINE_list("lopt_config", [], "Overrides of the architecture's configuration, key=value "
+                                  "(numbers and booleans), e.g. initial_learning_rate=3e-3 for nn_adam.")
 _TASK = flags.DEFINE_string("task", "digits_mlp", "Fixed task to meta-train on (lopt_tasks.TASKS).")
 _FAMILY = flags.DEFINE_list("family", None, "Task families to meta-train on instead of --task (lopt_tasks.FAMILIES), "
                             "comma-separated.")
@@ -47,6 +51,8 @@ _STD = flags.DEFINE_float("std", 0.01, "Standard deviation of ES perturbations."
 _META_LOSS = flags.DEFINE_string("meta_loss", "mean", "mean or final training loss (clipped at the normalizer).")
 _LOG_META_LOSS = flags.DEFINE_bool("log_meta_loss", False, "Meta-loss of the logarithm of each step's (clipped) "
                                    "loss: rewards late, small improvements as much as early ones.")
+_PENALIZE = flags.DEFINE_bool("penalize_non_finite", False, "Score a diverged (non-finite) inner loss as a loss at "
+                               "the clip value instead of dropping the task, so divergence is penalised.")
 _NORMALIZE = flags.DEFINE_bool("per_task_normalization", False, "Scale each task's gradient to unit length (VeLO).")
 _OUTER_STEPS = flags.DEFINE_integer("outer_steps", 1000, "Meta-training steps.", lower_bound=1)
 _META_LR = flags.DEFINE_float("meta_learning_rate", 1e-3, "Adam learning rate of the meta-optimizer.", lower_bound=0.0)
@@ -57,9 +63,10 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of checkpoints, metri
 
 ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": lopt_es.TruncatedBPTT,
               "full_es": lopt_es.FullES}
-OWN_FLAGS = ("lopt", "task", "family", "structures_per_family", "augment", "estimator", "num_tasks", "trunc_length",
-             "inner_length", "std", "meta_loss", "log_meta_loss", "per_task_normalization", "outer_steps",
-             "meta_learning_rate", "checkpoint_every", "seed", "devices", "workdir", "data_dir")
+OWN_FLAGS = ("lopt", "lopt_config", "task", "family", "structures_per_family", "augment", "estimator", "num_tasks",
+             "trunc_length", "inner_length", "std", "meta_loss", "log_meta_loss", "penalize_non_finite",
+             "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every", "seed", "devices",
+             "workdir", "data_dir")
 
 
 def fail(message) -> None:
@@ -71,13 +78,40 @@ def choose(kind: str, name: str, table) -> None:
         fail(f"unknown {kind} {name!r}; choices: {', '.join(sorted(table))}")
 
 
+def lopt_config(name: str, items: list[str]) -> dict:
+    """`key=value` overrides → keyword arguments of the architecture, typed like the defaults."""
+    defaults = la.make_learned_optimizer(name)
+    fields = {f.name for f in dataclasses.fields(defaults) if f.init}
+    config = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            fail(f"--lopt_config item {item!r} is not key=value")
+        if key not in fields:
+            fail(f"{name} has no configuration field {key!r}; fields: {', '.join(sorted(fields))}")
+        default = getattr(defaults, key)
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            fail(f"--lopt_config {key}: {text!r} is not a number or boolean")
+        kind = type(default)
+        if kind is bool and isinstance(value, bool):
+            config[key] = value
+        elif kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and (kind is float or float(value).is_integer()):
+            config[key] = kind(value)
+        else:
+            fail(f"--lopt_config {key}={text}: expected a {kind.__name__}, like the default {default!r}")
+    return config
+
+
 def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
     """(learned optimizer, estimator, description of the tasks) from the flags."""
     choose("learned optimizer", _LOPT.value, la.LEARNED)
     choose("estimator", _ESTIMATOR.value, ESTIMATORS)
     if _META_LOSS.value not in ("mean", "final"):
         fail(f"unknown meta-loss {_META_LOSS.value!r}; choices: final, mean")
-    lopt = la.make_learned_optimizer(_LOPT.value)
+    lopt = la.make_learned_optimizer(_LOPT.value, **lopt_config(_LOPT.value, _LOPT_CONFIG.value))
     if _FAMILY.value:
         families = []
         for name in _FAMILY.value:
@@ -94,7 +128,9 @@ def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
         families = [lt.SingleTaskFamily(common_flags.with_data_dir(lt.get_task(_TASK.value)))]
         tasks = f"task {_TASK.value}"
     common = dict(num_tasks=_NUM_TASKS.value, inner_length=_INNER.value, std=_STD.value,
-                  meta_loss=lopt_es.MetaLoss(kind=_META_LOSS.value, log=_LOG_META_LOSS.value), per_task_normalization=_NORMALIZE.value)
+                  meta_loss=lopt_es.MetaLoss(kind=_META_LOSS.value, log=_LOG_META_LOSS.value,
+                                             non_finite="normalizer" if _PENALIZE.value else "drop"),
+                  per_task_normalization=_NORMALIZE.value)
     if _DEVICES.value > 1:
         if _DEVICES.value > len(jax.devices()):
             fail(f"--devices={_DEVICES.value} but only {len(jax.devices())} devices are available")

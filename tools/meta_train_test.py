@@ -48,7 +48,24 @@ def test_several_families_train_as_one_pooled_meta_batch(tmp_path, capsys):
     assert metadata["command"].startswith("tools/meta_train")
 
 
+def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_path):
+    workdir = str(tmp_path / "configured")
+    settings = {**TINY, "lopt": "nn_adam", "lopt_config": ["initial_learning_rate=3e-3", "lstm_hidden_size=8"],
+                "penalize_non_finite": True, "outer_steps": 2, "workdir": workdir}
+    with flagsaver.flagsaver(**settings):
+        lopt, estimator, _ = meta_train.build()
+        meta_train.main(["meta_train"])
+    assert estimator.meta_loss.non_finite == "normalizer"
+    lopt, theta, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    assert lopt.initial_learning_rate == 3e-3 and lopt.lstm_hidden_size == 8
+    assert theta["lstm_init_state"]["cell"].shape == (1, 8)
+
+
 @pytest.mark.parametrize("overrides,message", [
+    ({"lopt_config": ["hidden=3"]}, "small_fc_lopt has no configuration field 'hidden'; fields: exp_mult"),
+    ({"lopt_config": ["hidden_size"]}, "--lopt_config item 'hidden_size' is not key=value"),
+    ({"lopt_config": ["hidden_size=2.5"]}, "--lopt_config hidden_size=2.5: expected a int, like the default 4"),
+    ({"lopt_config": ["step_mult=big"]}, "--lopt_config step_mult: 'big' is not a number or boolean"),
     ({"lopt": "velo9"}, "unknown learned optimizer 'velo9'; choices: fc_lopt"),
     ({"task": "mnist_cnn"}, "unknown task 'mnist_cnn'; choices: cifar10_autoencoder"),
     ({"family": ["mlp", "cnn"]}, "unknown task family 'cnn'; choices: autoencoder"),

@@ -57,7 +57,7 @@ class CrossProcessEstimator(GradientEstimator):
     def estimate(self, state: Any, theta: Any, key: jax.Array):
         local = self.local()
         grad, state, metrics = local.estimate(state, theta, key)
-        used = local.num_tasks - metrics["non_finite_tasks"]
+        used = metrics["scored_tasks"]
         leaves, treedef = jax.tree_util.tree_flatten(grad)
         local_sum = [np.asarray(x, np.float64) * used for x in leaves]
         summary = np.asarray([used, metrics["meta_loss"] * used if used else 0.0, metrics["inner_loss"],
@@ -73,6 +73,7 @@ class CrossProcessEstimator(GradientEstimator):
             "meta_loss": float(summaries[:, 1].sum() / total) if total else float("nan"),
             "inner_loss": float(np.mean(summaries[:, 2])),
             "non_finite_tasks": int(summaries[:, 3].sum()),
+            "scored_tasks": int(total),
             "restarted_runs": int(summaries[:, 4].sum()),
             "inner_steps": int(summaries[:, 5].sum()),
         }

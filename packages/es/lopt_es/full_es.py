@@ -105,10 +105,12 @@ class FullES(GradientEstimator):
         per_task = jax.tree_util.tree_map(lambda e: jnp.reshape(weight, (-1,) + (1,) * (e.ndim - 1)) * e, eps)
         grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
         all_losses = jnp.concatenate(losses)
+        diverged = ~np.asarray(jnp.all(jnp.isfinite(all_losses), axis=0)).reshape(copies, n).any(axis=0)
         metrics = {
             "meta_loss": float(jnp.mean(mean_meta[finite])) if used else float("nan"),
             "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(all_losses), all_losses, jnp.nan))),
-            "non_finite_tasks": int(n - int(used)),
+            "non_finite_tasks": int((~np.asarray(finite) | diverged).sum()),
+            "scored_tasks": int(used),
             "restarted_runs": n,
             "inner_steps": int(copies * n * self.inner_length),
         }

@@ -9,6 +9,14 @@ the loss counts the same early in training (2 → 1) as late (0.01 → 0.005):
 the mean of raw losses is dominated by the first steps and barely rewards
 what decides the final loss. A run of steps is then summarised by the mean
 of those values (`kind="mean"`) or the last one (`kind="final"`, VeLO §3.3).
+
+A loss that is not finite (the inner run diverged) makes the meta-loss NaN,
+and the estimators then drop that task (`non_finite="drop"`). Dropping means
+divergence is never penalised: a perturbation that makes runs blow up late
+costs nothing, and meta-training can learn to raise step sizes until it
+does. `non_finite="normalizer"` scores such a step as a loss at the clip
+value instead, the worst a clipped loss can be, so the estimate sees the
+divergence as the largest loss there is.
 """
 
 import dataclasses
@@ -35,6 +43,10 @@ class MetaLoss:
       log: take the logarithm of each (clipped, divided) value, floored at
         `LOG_FLOOR`; for tasks whose losses are positive (a loss at or below
         the floor gives no signal).
+      non_finite: "drop" leaves a non-finite loss non-finite (the task is
+        dropped from the estimate); "normalizer" scores it as a loss equal
+        to the normalizer. Needs `clip_at_normalizer`: without a ceiling a
+        diverging but finite loss would score worse than a NaN.
     """
 
     kind: Literal["mean", "final"] = "mean"
@@ -42,15 +54,23 @@ class MetaLoss:
     divide_by_normalizer: bool = False
     split: Literal["train", "valid"] = "train"
     log: bool = False
+    non_finite: Literal["drop", "normalizer"] = "drop"
 
     def __post_init__(self):
         if self.kind not in ("mean", "final"):
             raise ValueError(f"MetaLoss.kind must be 'mean' or 'final', got {self.kind!r}.")
         if self.split not in ("train", "valid"):
             raise ValueError(f"MetaLoss.split must be 'train' or 'valid', got {self.split!r}.")
+        if self.non_finite not in ("drop", "normalizer"):
+            raise ValueError(f"MetaLoss.non_finite must be 'drop' or 'normalizer', got {self.non_finite!r}.")
+        if self.non_finite == "normalizer" and not self.clip_at_normalizer:
+            raise ValueError("MetaLoss.non_finite='normalizer' needs clip_at_normalizer=True: without the ceiling a "
+                             "diverging finite loss would score worse than a non-finite one.")
 
     def per_step(self, loss: jax.Array, normalizer: jax.Array) -> jax.Array:
         """The meta-loss contribution of one step's loss."""
+        if self.non_finite == "normalizer":
+            loss = jnp.where(jnp.isfinite(loss), loss, normalizer)
         value = jnp.minimum(loss, normalizer) if self.clip_at_normalizer else loss
         value = value / normalizer if self.divide_by_normalizer else value
         return jnp.log(jnp.maximum(value, LOG_FLOOR)) if self.log else value

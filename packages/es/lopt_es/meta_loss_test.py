@@ -25,8 +25,24 @@ def test_log_values():
     np.testing.assert_allclose(early[0] - early[1], late[0] - late[1], rtol=1e-5)
 
 
+def test_non_finite_losses_score_as_the_normalizer():
+    losses = jnp.asarray([[np.nan, 1.0], [np.inf, -np.inf], [0.5, 4.0]])
+    normalizer = jnp.asarray(2.0)
+    dropped = MetaLoss().per_step(losses, normalizer)
+    assert np.isnan(dropped[0, 0]) and np.isnan(MetaLoss().reduce(dropped)[0])
+    scored = MetaLoss(non_finite="normalizer").per_step(losses, normalizer)
+    np.testing.assert_allclose(scored, [[2.0, 1.0], [2.0, 2.0], [0.5, 2.0]])
+    # Divided and logged like a loss equal to the normalizer: log(2/2) = 0.
+    logged = MetaLoss(non_finite="normalizer", divide_by_normalizer=True, log=True).per_step(losses, normalizer)
+    np.testing.assert_allclose(logged, np.log([[1.0, 0.5], [1.0, 1.0], [0.25, 1.0]]), atol=1e-7)
+
+
 def test_bad_settings():
     with pytest.raises(ValueError, match="kind must be 'mean' or 'final'"):
         MetaLoss(kind="median")
     with pytest.raises(ValueError, match="split must be 'train' or 'valid'"):
         MetaLoss(split="test")
+    with pytest.raises(ValueError, match="non_finite must be 'drop' or 'normalizer'"):
+        MetaLoss(non_finite="zero")
+    with pytest.raises(ValueError, match="needs clip_at_normalizer=True"):
+        MetaLoss(non_finite="normalizer", clip_at_normalizer=False)

@@ -6,7 +6,7 @@ vmapped computation. VeLO-style meta-training wants many structures and
 several families in every meta-batch (VeLO §3.2–3.3); `EstimatorMixture`
 gives that by holding one estimator per (family, structure) group and
 averaging their gradients, each group weighted by the number of its tasks
-that finished with finite losses:
+that entered its estimate (`scored_tasks`: those with a finite meta-loss):
 
     g = Σ_j n_j · g_j / Σ_j n_j,
 
@@ -31,7 +31,7 @@ class EstimatorMixture(GradientEstimator):
 
     Attributes:
       estimators: the groups; each must report `num_tasks` and the metrics
-        `meta_loss`, `non_finite_tasks` (as `PES`, `TruncatedES`,
+        `meta_loss`, `scored_tasks` (as `PES`, `TruncatedES`,
         `TruncatedBPTT` and `FullES` do).
     """
 
@@ -59,7 +59,7 @@ class EstimatorMixture(GradientEstimator):
             grad, group_state, metrics = estimator.estimate(group_state, theta, jax.random.fold_in(key, i))
             grads.append(grad)
             states.append(group_state)
-            used.append(estimator.num_tasks - int(metrics["non_finite_tasks"]))
+            used.append(int(metrics["scored_tasks"]))
             group_metrics.append(metrics)
         total = sum(used)
         weights = [n / total if total else 0.0 for n in used]
@@ -71,7 +71,7 @@ class EstimatorMixture(GradientEstimator):
                           if total else float("nan")),
             "inner_loss": sum(m["inner_loss"] for m in group_metrics) / len(group_metrics),
         }
-        for name in ("non_finite_tasks", "restarted_runs", "inner_steps"):
+        for name in ("non_finite_tasks", "scored_tasks", "restarted_runs", "inner_steps"):
             metrics[name] = sum(int(m.get(name, 0)) for m in group_metrics)
         for i, m in enumerate(group_metrics):
             metrics[f"group{i}/meta_loss"] = m["meta_loss"]

@@ -1,5 +1,7 @@
 """EstimatorMixture against closed-form truncation gradients of two different quadratics."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import lopt_tasks as lt
@@ -7,6 +9,7 @@ import numpy as np
 import pytest
 
 from lopt_es import checkpoint
+from lopt_es.meta_loss import MetaLoss
 from lopt_es.mixture import EstimatorMixture
 from lopt_es.testing import LearnedLR, QuadraticTask, quadratic_losses
 from lopt_es.truncated import PES, TruncatedBPTT
@@ -56,6 +59,34 @@ def test_failed_group_is_dropped_and_all_failed_gives_zero():
     all_bad = EstimatorMixture((tbptt(poisoned, 2),))
     grad, _, metrics = all_bad.estimate(all_bad.init(jax.random.PRNGKey(0), THETA), THETA, jax.random.PRNGKey(1))
     assert float(grad["log_lr"]) == 0.0 and np.isnan(metrics["meta_loss"])
+
+
+@dataclasses.dataclass(frozen=True)
+class NaNLossQuadratic(QuadraticTask):
+    """A quadratic whose loss is NaN but whose normalizer is finite."""
+
+    def loss(self, params, key, batch):
+        return super().loss(params, key, batch) * jnp.nan
+
+
+def test_penalised_failures_count_in_the_weights():
+    """With non-finite losses scored at the normalizer, a poisoned group's tasks enter the mean (with zero weight
+    difference between their antithetic members), so the healthy group's gradient is diluted, not re-weighted."""
+    poisoned = NaNLossQuadratic()
+    meta_loss = MetaLoss(non_finite="normalizer")
+
+    def pes(task):
+        return PES(LOPT, lt.SingleTaskFamily(task), num_tasks=2, trunc_length=T, inner_length=2 * T, std=0.1,
+                   meta_loss=meta_loss, stagger=False)
+
+    mixture = EstimatorMixture((pes(TASK_A), pes(poisoned)))
+    init_key, key = jax.random.PRNGKey(0), jax.random.PRNGKey(1)
+    grad, _, metrics = mixture.estimate(mixture.init(init_key, THETA), THETA, key)
+    alone = pes(TASK_A)
+    grad_a, _, _ = alone.estimate(alone.init(jax.random.fold_in(init_key, 0), THETA), THETA, jax.random.fold_in(key, 0))
+    assert float(grad_a["log_lr"]) != 0.0
+    np.testing.assert_allclose(float(grad["log_lr"]), float(grad_a["log_lr"]) / 2, rtol=1e-5)
+    assert metrics["non_finite_tasks"] == 2 and metrics["scored_tasks"] == 4
 
 
 def test_state_survives_a_checkpoint_and_continues_identically(tmp_path):

@@ -25,8 +25,10 @@ happen all at once.
 - `TruncatedBPTT`: one run per slot with θ; the exact gradient of this
   truncation's meta-loss, not through the state it starts from.
 
-A slot whose losses are not finite gets weight 0 in the gradient, is counted
-in the metrics, and restarts at the next truncation.
+A slot whose losses are not finite restarts at the next truncation and is
+counted in the metrics. Its meta-loss is then NaN and it gets weight 0 in
+the gradient, unless the meta-loss scores non-finite losses
+(`MetaLoss(non_finite="normalizer")`), in which case the divergence counts.
 """
 
 import dataclasses
@@ -174,6 +176,11 @@ class _Truncated(GradientEstimator):
         return cursor._replace(inner_step=inner_step)
 
 
+def _diverged(losses: jax.Array) -> np.ndarray:
+    """[T, M] losses → [M]: whether a member's loss was ever non-finite (its run must restart)."""
+    return ~np.asarray(jnp.all(jnp.isfinite(losses), axis=0))
+
+
 def _concat(a: Any, b: Any) -> Any:
     return jax.tree_util.tree_map(lambda x, y: jnp.concatenate([x, y]), a, b)
 
@@ -210,6 +217,8 @@ class _AntitheticTruncated(_Truncated):
         meta = self.meta_loss.reduce(objectives)
         meta_pos, meta_neg = meta[:n], meta[n:]
         finite = jnp.isfinite(meta_pos) & jnp.isfinite(meta_neg)
+        diverged = _diverged(losses)
+        diverged = diverged[:n] | diverged[n:]
         accumulator = state.accumulator
         if self.accumulates:
             accumulator = jax.tree_util.tree_map(jnp.add, accumulator, eps)
@@ -217,12 +226,13 @@ class _AntitheticTruncated(_Truncated):
         delta = jnp.where(finite, meta_pos - meta_neg, 0.0) / (2 * self.std**2)
         per_task = jax.tree_util.tree_map(lambda d: jnp.reshape(delta, (-1,) + (1,) * (d.ndim - 1)) * d, direction)
         grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
-        failed = ~np.asarray(finite)
+        failed = ~np.asarray(finite) | diverged
         new_state = state._replace(pos=pos, neg=neg, accumulator=accumulator, cursor=self._advance(state, failed))
         metrics = {
             "meta_loss": float(jnp.mean(((meta_pos + meta_neg) / 2)[finite])) if used else float("nan"),
             "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(losses), losses, jnp.nan))),
             "non_finite_tasks": int(failed.sum()),
+            "scored_tasks": int(used),
             "restarted_runs": int(restarted.sum()),
             "inner_steps": int(2 * n * self.trunc_length),
         }
@@ -261,11 +271,12 @@ class TruncatedBPTT(_Truncated):
             jnp.stack([jnp.all(jnp.isfinite(jnp.reshape(g, (g.shape[0], -1))), axis=1)
                        for g in jax.tree_util.tree_leaves(per_task)]), axis=0)
         grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
-        failed = ~np.asarray(finite)
+        failed = ~np.asarray(finite) | _diverged(losses)
         metrics = {
             "meta_loss": float(jnp.mean(meta[finite])) if used else float("nan"),
             "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(losses), losses, jnp.nan))),
             "non_finite_tasks": int(failed.sum()),
+            "scored_tasks": int(used),
             "restarted_runs": int(restarted.sum()),
             "inner_steps": int(self.num_tasks * self.trunc_length),
         }

@@ -6,6 +6,7 @@ import lopt_tasks as lt
 import numpy as np
 import pytest
 
+from lopt_es.meta_loss import MetaLoss
 from lopt_es.testing import LearnedLR, QuadraticTask
 from lopt_es.truncated import PES, TruncatedBPTT
 
@@ -57,6 +58,28 @@ def test_non_finite_members_are_dropped_counted_and_restarted(cls):
         np.testing.assert_allclose(float(grad["log_lr"]), float(clean_grad["log_lr"]), rtol=1e-5)
     # Failed runs restart at the next estimate (with freshly drawn task values).
     _, state, metrics = est.estimate(state, THETA, jax.random.PRNGKey(2))
+    assert metrics["restarted_runs"] == poisoned.sum()
+
+
+def test_non_finite_members_can_be_scored_at_the_normalizer():
+    family = PoisonedQuadraticFamily()
+    kwargs = dict(num_tasks=16, trunc_length=3, inner_length=30, std=0.05, stagger=False)
+    dropping = PES(LOPT, family, **kwargs)
+    scoring = PES(LOPT, family, meta_loss=MetaLoss(non_finite="normalizer"), **kwargs)
+    state = dropping.init(jax.random.PRNGKey(0), THETA)
+    grad_drop, _, m_drop = dropping.estimate(state, THETA, jax.random.PRNGKey(1))
+    grad_score, next_state, m_score = scoring.estimate(state, THETA, jax.random.PRNGKey(1))
+    poisoned = np.asarray(next_state.values["poisoned"]) > 0  # values drawn when the runs started
+    healthy = int((~poisoned).sum())
+    assert 0 < poisoned.sum() < 16
+    # Poisoned pairs score the normalizer on both sides (no difference), but now count among the tasks.
+    np.testing.assert_allclose(float(grad_score["log_lr"]) * 16, float(grad_drop["log_lr"]) * healthy, rtol=1e-5)
+    normalizer = QuadraticTask().normalizer
+    np.testing.assert_allclose(m_score["meta_loss"], (m_drop["meta_loss"] * healthy + normalizer * poisoned.sum()) / 16,
+                               rtol=1e-5)
+    # Diverged runs are still counted and restarted.
+    assert m_score["non_finite_tasks"] == poisoned.sum()
+    _, _, metrics = scoring.estimate(next_state, THETA, jax.random.PRNGKey(2))
     assert metrics["restarted_runs"] == poisoned.sum()
 
 
