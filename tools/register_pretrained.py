@@ -6,7 +6,10 @@
 Reads θ and how it was trained from `--meta_train_dir` (a `tools/meta_train`
 workdir: theta/, metrics.jsonl, meta_training.png) and the `tools/evaluate`
 results of those meta-parameters at their meta-training horizon from
-`--evaluation_dir` (results.json and plots), and writes the entry
+`--evaluation_dir` (results.json and plots; several directories, comma-separated,
+are merged into one evaluation with `lopt_eval.merge` — e.g. held-out tasks
+evaluated later, or a costly task run with a smaller --baseline_multiple),
+and writes the entry
 `<registry>/<entry>/` (entry.json, theta.npz, results.json — the evaluation
 without the curves of the baseline sweeps' unselected trials, which would
 make it megabytes — the plots, and meta_training.json: the meta-training
@@ -26,14 +29,15 @@ import lopt_es
 import lopt_eval
 import lopt_pretrained
 import numpy as np
+from lopt_eval import plots as plots_lib
 from absl import app, flags
 
 import common_flags
 
 _ENTRY = flags.DEFINE_string("entry", None, "Registry name of the new entry (letters, digits, _ and -).")
 _META_TRAIN_DIR = flags.DEFINE_string("meta_train_dir", None, "The tools/meta_train --workdir of the optimizer.")
-_EVALUATION_DIR = flags.DEFINE_string("evaluation_dir", None,
-                                      "The tools/evaluate --out directory of these meta-parameters.")
+_EVALUATION_DIR = flags.DEFINE_list("evaluation_dir", None,
+                                    "The tools/evaluate --out directory of these meta-parameters (several: merged).")
 _DESCRIPTION = flags.DEFINE_string("description", "", "One paragraph: what the optimizer is for.")
 _REGISTRY = flags.DEFINE_string("registry", None, "Registry directory (default: this checkout's "
                                 "packages/pretrained/lopt_pretrained/entries).")
@@ -108,16 +112,25 @@ def main(argv):
         outer_steps = lopt_es.checkpoint.list_steps(theta_dir)[-1]
     except (lopt_es.CheckpointError, OSError) as e:
         fail(f"no meta-trained optimizer in {_META_TRAIN_DIR.value}: {e}")
-    results_path = os.path.join(_EVALUATION_DIR.value, "results.json")
+    parts = []
+    for directory in _EVALUATION_DIR.value:
+        results_path = os.path.join(directory, "results.json")
+        try:
+            parts.append(lopt_eval.load(results_path))
+        except (OSError, lopt_eval.ResultsError) as e:
+            fail(f"cannot read the evaluation: {e}")
+        horizon = metadata.get("inner_length")
+        if parts[-1].config.get("num_steps") != horizon:
+            fail(f"{results_path} evaluates {parts[-1].config.get('num_steps')} steps; the meta-training horizon is "
+                 f"{horizon} (evaluate with --steps={horizon})")
     try:
-        results = lopt_eval.load(results_path)
-    except (OSError, lopt_eval.ResultsError) as e:
-        fail(f"cannot read the evaluation: {e}")
-    horizon = metadata.get("inner_length")
-    if results.config.get("num_steps") != horizon:
-        fail(f"{results_path} evaluates {results.config.get('num_steps')} steps; the meta-training horizon is "
-             f"{horizon} (evaluate with --steps={horizon})")
-    plots = sorted(glob.glob(os.path.join(_EVALUATION_DIR.value, "*.png")))
+        # Every part evaluates the θ of --meta_train_dir, whether named checkpoint:<dir> or pretrained:<entry>.
+        results = lopt_eval.merge(parts, candidate=parts[0].config.get("candidate")) if len(parts) > 1 else parts[0]
+    except lopt_eval.ResultsError as e:
+        fail(f"cannot merge the evaluations: {e}")
+    # Per-task plots of every part; the speedup plot spans all tasks, so it is drawn again from the merged results.
+    plots = sorted(p for d in _EVALUATION_DIR.value for p in glob.glob(os.path.join(d, "*.png"))
+                   if len(parts) == 1 or os.path.basename(p) != "speedups.png")
     curve_png = os.path.join(_META_TRAIN_DIR.value, "meta_training.png")
     training = {
         "tasks": metadata.get("tasks"),
@@ -137,7 +150,8 @@ def main(argv):
             staging, name, lopt, theta, description=_DESCRIPTION.value, inner_length=horizon, training=training,
             evaluation={"seeds": len(results.config.get("seeds", [])), "baselines": results.config.get("baselines"),
                         "tasks": evaluation_summary(results)},
-            plots=[os.path.basename(p) for p in plots] + (["meta_training.png"] if os.path.exists(curve_png) else []),
+            plots=[os.path.basename(p) for p in plots] + (["speedups.png"] if len(parts) > 1 else [])
+            + (["meta_training.png"] if os.path.exists(curve_png) else []),
         )
         # The sweep's other trials make the file megabytes; the summary (speedups included) and the plots
         # were computed from the full file, which stays in the evaluation directory.
@@ -145,6 +159,8 @@ def main(argv):
         lopt_eval.save(os.path.join(staging, "results.json"), shipped)
         for plot in plots:
             shutil.copy(plot, staging)
+        if len(parts) > 1:
+            plots_lib.speedup_curve(results, os.path.join(staging, "speedups.png"))
         if os.path.exists(curve_png):
             shutil.copy(curve_png, staging)
         with open(os.path.join(staging, "meta_training.json"), "w") as f:

@@ -54,7 +54,7 @@ def run(tmp_path):
 
 
 def register(tmp_path, **overrides):
-    settings = dict(entry="mine", meta_train_dir=str(tmp_path / "run"), evaluation_dir=str(tmp_path / "evaluation"),
+    settings = dict(entry="mine", meta_train_dir=str(tmp_path / "run"), evaluation_dir=[str(tmp_path / "evaluation")],
                     registry=str(tmp_path / "registry"), description="for tests")
     with flagsaver.flagsaver(**{**settings, **overrides}):
         register_pretrained.main(["register_pretrained"])
@@ -85,6 +85,37 @@ def test_registers_an_entry_that_loads(run):
     assert not [p for p in os.listdir(tmp_path / "registry") if p.startswith(".tmp")]
 
 
+def test_several_evaluations_are_merged_into_one(run):
+    tmp_path, _, _ = run
+    first = lopt_eval.load(str(tmp_path / "evaluation" / "results.json"))
+    first.config["tasks"] = ["digits_mlp", "family:mlp:1"]
+    lopt_eval.save(str(tmp_path / "evaluation" / "results.json"), first)
+    later = tmp_path / "later"
+    os.makedirs(later)
+    candidate = "pretrained:mine"  # the same θ, evaluated through the registry under another name
+    curve = np.linspace(1.0, 0.2, HORIZON)[None].repeat(2, 0)
+    lopt_eval.save(str(later / "results.json"), lopt_eval.Results(
+        config={"num_steps": HORIZON, "seeds": [0, 1], "baselines": ["adam"], "candidate": candidate,
+                "tasks": ["digits_conv"], "baseline_multiple": 1},
+        runs=[lopt_eval.Run(candidate, "digits_conv", "candidate", {}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0])],
+        summary=[lopt_eval.Summary(candidate, "digits_conv", 0.4, 0.01, {"value": 1.0, "bound": "upper",
+                                                                         "baseline": "adam"}),
+                 lopt_eval.Summary("adam", "digits_conv", 0.3, 0.01, None)]))
+    (later / "digits_conv.png").write_bytes(b"\x89PNG" + bytes(2000))
+    (later / "speedups.png").write_bytes(b"\x89PNG" + bytes(2000))  # of that part alone: drawn again
+    register(tmp_path, evaluation_dir=[str(tmp_path / "evaluation"), str(later)])
+    entry = lopt_pretrained.info("mine", directory=str(tmp_path / "registry"))
+    assert [row["task"] for row in entry["evaluation"]["tasks"]] == ["digits_mlp", "family:mlp:1", "digits_conv"]
+    conv = entry["evaluation"]["tasks"][2]
+    assert conv["final_loss"] == 0.4 and conv["adam_final_loss"] == 0.3
+    assert sorted(entry["plots"]) == ["digits_conv.png", "digits_mlp.png", "meta_training.png", "speedups.png"]
+    directory = tmp_path / "registry" / "mine"
+    assert (directory / "speedups.png").stat().st_size != 2004  # the merged plot, not the part's
+    shipped = lopt_eval.load(str(directory / "results.json"))
+    assert shipped.config["tasks"] == ["digits_mlp", "family:mlp:1", "digits_conv"]
+    assert [part.get("baseline_multiple") for part in shipped.config["parts"]] == [None, 1]
+
+
 def test_existing_entry_needs_replace(run):
     tmp_path, _, _ = run
     register(tmp_path)
@@ -98,7 +129,7 @@ def test_existing_entry_needs_replace(run):
     ({"entry": None}, "--entry is required"),
     ({"entry": "a b"}, "entry name 'a b'"),
     ({"meta_train_dir": "/nonexistent"}, "no meta-trained optimizer in /nonexistent"),
-    ({"evaluation_dir": "/nonexistent"}, "cannot read the evaluation"),
+    ({"evaluation_dir": ["/nonexistent"]}, "cannot read the evaluation"),
 ])
 def test_errors_are_one_line(run, overrides, message):
     tmp_path, _, _ = run

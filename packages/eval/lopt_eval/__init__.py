@@ -11,7 +11,7 @@ from lopt_eval import overhead, plots
 from lopt_eval.baselines import LEARNING_RATES, lr_sweep, meta_loss_at, nadamw_search
 from lopt_eval.evaluation import EvaluationConfig, evaluate, final_loss
 from lopt_eval.runner import Curves, train
-from lopt_eval.schema import Results, ResultsError, Run, Summary, load, save
+from lopt_eval.schema import Results, ResultsError, Run, Summary, load, merge, save
 from lopt_eval.speedup import SortedSpeedups, SpeedupResult, sorted_speedups, speedup
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
@@ -29,6 +29,7 @@ __all__ = [
     "evaluate",
     "final_loss",
     "load",
+    "merge",
     "lr_sweep",
     "meta_loss_at",
     "nadamw_search",

@@ -179,6 +179,47 @@ def from_json(document: dict, where: str = "results") -> Results:
                    created=document.get("created", ""))
 
 
+def merge(parts: list[Results], candidate: str | None = None) -> Results:
+    """Several evaluations of one candidate at one horizon (say, held-out tasks added later, or a costly task
+    run with a smaller `baseline_multiple`) as one: runs and summaries concatenated, the config of each part
+    kept under `config["parts"]`. Refuses parts of different horizons or seeds, a task that two parts both
+    evaluate, and parts whose candidates are named differently unless `candidate` is given: the caller then
+    vouches that they are one optimizer (e.g. `checkpoint:<dir>` and the registry entry made from it), and
+    the candidate's runs and summaries of every part are renamed to it."""
+    if not parts:
+        raise ResultsError("merge: no results to merge.")
+    if candidate is not None:
+        parts = [_renamed(part, candidate) for part in parts]
+    first = parts[0].config
+    for part in parts[1:]:
+        for key in ("candidate", "num_steps", "seeds"):
+            if part.config.get(key) != first.get(key):
+                raise ResultsError(f"merge: parts differ in {key}: {first.get(key)!r} vs {part.config.get(key)!r}.")
+    tasks: list = []
+    for part in parts:
+        for task in part.config.get("tasks", []):
+            if task in tasks:
+                raise ResultsError(f"merge: task {task!r} is evaluated by two parts.")
+            tasks.append(task)
+    config = {key: first.get(key) for key in ("candidate", "num_steps", "seeds")}
+    config["baselines"] = sorted({b for part in parts for b in part.config.get("baselines", [])})
+    config["tasks"] = tasks
+    config["parts"] = [part.config for part in parts]
+    return Results(config=config, runs=[r for part in parts for r in part.runs],
+                   summary=[s for part in parts for s in part.summary], versions=parts[0].versions,
+                   created=max(part.created for part in parts))
+
+
+def _renamed(results: Results, candidate: str) -> Results:
+    old = results.config.get("candidate")
+
+    def rename(item):
+        return dataclasses.replace(item, optimizer=candidate) if item.optimizer == old else item
+
+    return dataclasses.replace(results, config={**results.config, "candidate": candidate},
+                               runs=[rename(r) for r in results.runs], summary=[rename(s) for s in results.summary])
+
+
 def save(path: str, results: Results) -> None:
     """Writes `results` to `path` atomically."""
     data = json.dumps(to_json(results), indent=1).encode()

@@ -42,3 +42,41 @@ def test_invalid_documents_are_named(tmp_path):
     (tmp_path / "c.json").write_text("{")
     with pytest.raises(schema.ResultsError, match="not JSON"):
         schema.load(str(tmp_path / "c.json"))
+
+
+def part(tasks, multiple, created):
+    config = {"candidate": "lopt", "num_steps": 3, "seeds": [0, 1], "baselines": ["adam"], "tasks": tasks,
+              "baseline_multiple": multiple}
+    runs = [schema.Run("lopt", t, "candidate", {}, 3, [0, 1], [[1.0] * 3] * 2, 0.1, [1.0, 1.0]) for t in tasks]
+    summary = [schema.Summary("lopt", t, 1.0, 0.0) for t in tasks]
+    return schema.Results(config=config, runs=runs, summary=summary, created=created)
+
+
+def test_merge_concatenates_parts_and_keeps_each_config(tmp_path):
+    merged = schema.merge([part(["a", "b"], 4, "2026-01-01T00:00:00Z"), part(["c"], 1, "2026-01-02T00:00:00Z")])
+    assert merged.config["tasks"] == ["a", "b", "c"] and [s.task for s in merged.summary] == ["a", "b", "c"]
+    assert [p["baseline_multiple"] for p in merged.config["parts"]] == [4, 1]
+    assert merged.config["num_steps"] == 3 and merged.created == "2026-01-02T00:00:00Z"
+    schema.save(str(tmp_path / "merged.json"), merged)
+    assert [r.task for r in schema.load(str(tmp_path / "merged.json")).runs] == ["a", "b", "c"]
+
+
+def test_merge_refuses_parts_that_do_not_belong_together():
+    other_horizon = part(["c"], 1, "")
+    other_horizon.config["num_steps"] = 5
+    with pytest.raises(schema.ResultsError, match="parts differ in num_steps: 3 vs 5"):
+        schema.merge([part(["a"], 4, ""), other_horizon])
+    with pytest.raises(schema.ResultsError, match="task 'a' is evaluated by two parts"):
+        schema.merge([part(["a"], 4, ""), part(["a", "c"], 4, "")])
+    with pytest.raises(schema.ResultsError, match="no results"):
+        schema.merge([])
+    renamed = part(["c"], 1, "")
+    renamed = schema._renamed(renamed, "checkpoint:run/theta")
+    with pytest.raises(schema.ResultsError, match="parts differ in candidate: 'lopt' vs 'checkpoint:run/theta'"):
+        schema.merge([part(["a"], 4, ""), renamed])
+
+
+def test_merge_can_name_one_candidate_for_parts_named_differently():
+    merged = schema.merge([part(["a"], 4, ""), schema._renamed(part(["c"], 1, ""), "pretrained:x")], candidate="x")
+    assert merged.config["candidate"] == "x" and merged.config["parts"][1]["candidate"] == "x"
+    assert {r.optimizer for r in merged.runs} == {"x"} and {s.optimizer for s in merged.summary} == {"x"}
