@@ -12,7 +12,7 @@ import pytest
 import lopt_pretrained
 from lopt_pretrained import registry
 
-SHIPPED = ("small_fc_lopt_digits_mlp", "small_fc_lopt_families")
+SHIPPED = ("small_fc_lopt_digits_mlp", "small_fc_lopt_families", "nn_adam_families")
 
 
 def small_problem():
