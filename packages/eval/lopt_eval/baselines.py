@@ -62,12 +62,13 @@ def _runs(name: str, task: lt.Task, curves: runner.Curves, configs: list[dict], 
 
 
 def _train_configs(task, make: Callable[[Any], la.Optimizer], hyperparameters: dict, num_steps, seeds,
-                   valid_every, configs_per_call) -> runner.Curves:
+                   valid_every, configs_per_call, scan_unroll=1) -> runner.Curves:
     count = len(next(iter(hyperparameters.values())))
     parts = []
     for start in range(0, count, configs_per_call):
         chunk = {k: jnp.asarray(v[start:start + configs_per_call]) for k, v in hyperparameters.items()}
-        parts.append(runner.train(task, make, num_steps, seeds, hyperparameters=chunk, valid_every=valid_every))
+        parts.append(runner.train(task, make, num_steps, seeds, hyperparameters=chunk, valid_every=valid_every,
+                                  scan_unroll=scan_unroll))
     return runner.Curves(
         train_loss=np.concatenate([p.train_loss for p in parts]),
         meta_loss=np.concatenate([p.meta_loss for p in parts]),
@@ -87,6 +88,7 @@ def lr_sweep(
     valid_every: int = 0,
     configs_per_call: int = 15,
     selection_steps: int | None = None,
+    scan_unroll: int = 1,
 ) -> tuple[Run, list[Run]]:
     """Trains `optimizer` at every learning rate; returns (the selected run, all runs)."""
     if optimizer not in la.HAND_DESIGNED:
@@ -94,6 +96,7 @@ def lr_sweep(
     curves = _train_configs(
         task, lambda h: la.make_optimizer(optimizer, learning_rate=h["learning_rate"]),
         {"learning_rate": np.asarray(learning_rates, np.float32)}, num_steps, seeds, valid_every, configs_per_call,
+        scan_unroll,
     )
     best = _select(meta_loss_at(curves.train_loss, float(task.normalizer), selection_steps))
     runs = _runs(optimizer, task, curves, [{"learning_rate": lr} for lr in learning_rates], seeds, num_steps, best)
@@ -110,12 +113,14 @@ def nadamw_search(
     valid_every: int = 0,
     configs_per_call: int = 50,
     selection_steps: int | None = None,
+    scan_unroll: int = 1,
 ) -> tuple[Run, list[Run]]:
     """Random search over App. F.2's NAdamW space; returns (the selected run, all runs)."""
     key = jax.random.PRNGKey(0) if key is None else key
     draws = jax.vmap(la.sample_nadamw_hyperparameters)(jax.random.split(key, num_trials))
     table = {k: np.asarray(v, np.float32) for k, v in draws._asdict().items()}
-    curves = _train_configs(task, lambda h: la.nadamw(**h), table, num_steps, seeds, valid_every, configs_per_call)
+    curves = _train_configs(task, lambda h: la.nadamw(**h), table, num_steps, seeds, valid_every, configs_per_call,
+                            scan_unroll)
     best = _select(meta_loss_at(curves.train_loss, float(task.normalizer), selection_steps))
     configs = [{k: float(v[i]) for k, v in table.items()} for i in range(num_trials)]
     runs = _runs("nadamw", task, curves, configs, seeds, num_steps, best)

@@ -20,10 +20,11 @@ def sgd_by_hand(task, lr, steps, seed):
     return np.asarray(losses)
 
 
-def test_matches_a_plain_training_loop_for_every_configuration_and_seed():
+@pytest.mark.parametrize("scan_unroll", [1, 3])
+def test_matches_a_plain_training_loop_for_every_configuration_and_seed(scan_unroll):
     task = lt.get_task("digits_mlp", batch_size=16)
     lrs = jnp.asarray([0.05, 0.3])
-    curves = train(task, lambda h: la.sgd(h), 7, [0, 3], hyperparameters=lrs, steps_per_call=3)
+    curves = train(task, lambda h: la.sgd(h), 7, [0, 3], hyperparameters=lrs, steps_per_call=3, scan_unroll=scan_unroll)
     assert curves.train_loss.shape == (2, 2, 7) and curves.meta_loss.shape == (2, 2)
     for k, lr in enumerate([0.05, 0.3]):
         for s, seed in enumerate([0, 3]):
@@ -45,3 +46,5 @@ def test_validation_losses_and_a_learned_optimizer():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="need num_steps"):
         train(lt.get_task("digits_mlp"), lambda h: la.sgd(0.1), 0, [0])
+    with pytest.raises(ValueError, match="scan_unroll must be ≥ 1, got 0"):
+        train(lt.get_task("digits_mlp"), lambda h: la.sgd(0.1), 3, [0], scan_unroll=0)
