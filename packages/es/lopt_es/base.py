@@ -60,6 +60,11 @@ def add_batched(theta: MetaParams, deltas: MetaParams, sign: float = 1.0) -> Met
     return jax.tree_util.tree_map(lambda t, d: t[None] + sign * d, theta, deltas)
 
 
+def diverged_members(losses: jax.Array) -> np.ndarray:
+    """[T, M] inner losses → [M]: whether a member's loss was ever non-finite (its run diverged)."""
+    return ~np.asarray(jnp.all(jnp.isfinite(losses), axis=0))
+
+
 def combine_task_gradients(
     per_task: MetaParams, valid: jax.Array, normalize: bool
 ) -> tuple[MetaParams, jax.Array]:

@@ -25,7 +25,15 @@ import numpy as np
 
 from lopt_es import data as data_lib
 from lopt_es import unroll as unroll_lib
-from lopt_es.base import GradientEstimator, add_batched, combine_task_gradients, data_source, perturbations, slot_keys
+from lopt_es.base import (
+    GradientEstimator,
+    add_batched,
+    combine_task_gradients,
+    data_source,
+    diverged_members,
+    perturbations,
+    slot_keys,
+)
 from lopt_es.meta_loss import MetaLoss
 from lopt_es.sharding import shard_members
 
@@ -105,7 +113,7 @@ class FullES(GradientEstimator):
         per_task = jax.tree_util.tree_map(lambda e: jnp.reshape(weight, (-1,) + (1,) * (e.ndim - 1)) * e, eps)
         grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
         all_losses = jnp.concatenate(losses)
-        diverged = ~np.asarray(jnp.all(jnp.isfinite(all_losses), axis=0)).reshape(copies, n).any(axis=0)
+        diverged = diverged_members(all_losses).reshape(copies, n).any(axis=0)
         metrics = {
             "meta_loss": float(jnp.mean(mean_meta[finite])) if used else float("nan"),
             "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(all_losses), all_losses, jnp.nan))),

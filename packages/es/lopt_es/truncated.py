@@ -43,7 +43,15 @@ import numpy as np
 
 from lopt_es import data as data_lib
 from lopt_es import unroll as unroll_lib
-from lopt_es.base import GradientEstimator, add_batched, combine_task_gradients, data_source, perturbations, slot_keys
+from lopt_es.base import (
+    GradientEstimator,
+    add_batched,
+    combine_task_gradients,
+    data_source,
+    diverged_members,
+    perturbations,
+    slot_keys,
+)
 from lopt_es.meta_loss import MetaLoss
 from lopt_es.sharding import shard_members
 
@@ -176,11 +184,6 @@ class _Truncated(GradientEstimator):
         return cursor._replace(inner_step=inner_step)
 
 
-def _diverged(losses: jax.Array) -> np.ndarray:
-    """[T, M] losses → [M]: whether a member's loss was ever non-finite (its run must restart)."""
-    return ~np.asarray(jnp.all(jnp.isfinite(losses), axis=0))
-
-
 def _concat(a: Any, b: Any) -> Any:
     return jax.tree_util.tree_map(lambda x, y: jnp.concatenate([x, y]), a, b)
 
@@ -217,7 +220,7 @@ class _AntitheticTruncated(_Truncated):
         meta = self.meta_loss.reduce(objectives)
         meta_pos, meta_neg = meta[:n], meta[n:]
         finite = jnp.isfinite(meta_pos) & jnp.isfinite(meta_neg)
-        diverged = _diverged(losses)
+        diverged = diverged_members(losses)
         diverged = diverged[:n] | diverged[n:]
         accumulator = state.accumulator
         if self.accumulates:
@@ -271,7 +274,7 @@ class TruncatedBPTT(_Truncated):
             jnp.stack([jnp.all(jnp.isfinite(jnp.reshape(g, (g.shape[0], -1))), axis=1)
                        for g in jax.tree_util.tree_leaves(per_task)]), axis=0)
         grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
-        failed = ~np.asarray(finite) | _diverged(losses)
+        failed = ~np.asarray(finite) | diverged_members(losses)
         metrics = {
             "meta_loss": float(jnp.mean(meta[finite])) if used else float("nan"),
             "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(losses), losses, jnp.nan))),
