@@ -7,7 +7,9 @@ value") and optionally divided by it (so tasks of different scales weigh
 alike). With `log`, the value is replaced by its logarithm, so that halving
 the loss counts the same early in training (2 → 1) as late (0.01 → 0.005):
 the mean of raw losses is dominated by the first steps and barely rewards
-what decides the final loss. A run of steps is then summarised by the mean
+what decides the final loss. A task whose loss is already a logarithm (an
+auto-encoder's log MSE, which is negative below an MSE of 1) says so with
+`Task.log_loss_scale`, and its loss is used as it is. A run of steps is then summarised by the mean
 of those values (`kind="mean"`) or the last one (`kind="final"`, VeLO §3.3).
 
 A loss that is not finite (the inner run diverged) makes the meta-loss NaN,
@@ -67,11 +69,23 @@ class MetaLoss:
             raise ValueError("MetaLoss.non_finite='normalizer' needs clip_at_normalizer=True: without the ceiling a "
                              "diverging finite loss would score worse than a non-finite one.")
 
-    def per_step(self, loss: jax.Array, normalizer: jax.Array) -> jax.Array:
-        """The meta-loss contribution of one step's loss."""
+    def per_step(self, loss: jax.Array, normalizer: jax.Array, log_loss_scale=None) -> jax.Array:
+        """The meta-loss contribution of one step's loss.
+
+        `log_loss_scale` is the task's (`Task.log_loss_scale`): None for an
+        ordinary loss; c when the loss is already c · log(q). With `log`, such
+        a loss contributes log(q) = loss / c itself (minus log(q₀) = normalizer
+        / c when dividing by the normalizer), the value `log` would give the
+        same task with q as its loss. Taking the log of a log loss would floor
+        every negative value and leave the task without any signal.
+        """
         if self.non_finite == "normalizer":
             loss = jnp.where(jnp.isfinite(loss), loss, normalizer)
         value = jnp.minimum(loss, normalizer) if self.clip_at_normalizer else loss
+        if self.log and log_loss_scale is not None:
+            value = value / log_loss_scale
+            value = value - normalizer / log_loss_scale if self.divide_by_normalizer else value
+            return jnp.maximum(value, jnp.log(LOG_FLOOR))
         value = value / normalizer if self.divide_by_normalizer else value
         return jnp.log(jnp.maximum(value, LOG_FLOOR)) if self.log else value
 

@@ -46,3 +46,24 @@ def test_bad_settings():
         MetaLoss(non_finite="zero")
     with pytest.raises(ValueError, match="needs clip_at_normalizer=True"):
         MetaLoss(non_finite="normalizer", clip_at_normalizer=False)
+
+
+@pytest.mark.parametrize("divide", [False, True])
+def test_a_log_loss_is_used_as_it_is(divide):
+    # A task whose loss is c·log(q) must score like a task whose loss is q itself.
+    q = jnp.asarray([[0.5, 0.02], [3e-3, 1e-4]])  # all below 1: the log losses are negative
+    q0 = jnp.asarray(0.8)
+    meta_loss = MetaLoss(log=True, divide_by_normalizer=divide)
+    expected = meta_loss.per_step(q, q0)
+    for c in (1.0, 0.01, 250.0):
+        scored = meta_loss.per_step(c * jnp.log(q), c * jnp.log(q0), log_loss_scale=c)
+        np.testing.assert_allclose(scored, expected, rtol=1e-5, atol=1e-5)
+    # Without the scale, negative log losses all sit at the floor (no signal), or, divided by the negative
+    # normalizer, rank backwards: a smaller q scores worse.
+    wrong = np.asarray(meta_loss.per_step(jnp.log(q), jnp.log(q0))).ravel()
+    assert np.all(np.diff(wrong[np.argsort(np.asarray(q).ravel())]) < 0) if divide else np.unique(wrong).size == 1
+    # Clipped at the normalizer like any loss; non-log meta-losses ignore the scale.
+    np.testing.assert_allclose(MetaLoss(log=True).per_step(jnp.asarray(0.0), jnp.asarray(-1.0), log_loss_scale=1.0),
+                               -1.0)
+    np.testing.assert_allclose(MetaLoss().per_step(jnp.log(q), jnp.log(q0), log_loss_scale=1.0),
+                               jnp.minimum(jnp.log(q), jnp.log(q0)))

@@ -71,7 +71,7 @@ def _member_step(lopt, family, structure, meta_loss, theta, opt_state, values, r
         objective = loss
     opt_state = opt.update(opt_state, grads, loss=loss, key=update_key, model_state=model_state)
     normalizer = jnp.asarray(task.normalizer, jnp.float32)
-    return opt_state, (loss, meta_loss.per_step(objective, normalizer))
+    return opt_state, (loss, meta_loss.per_step(objective, normalizer, task.log_loss_scale))
 
 
 #: More members than this in one vmapped unroll give wrong results for members

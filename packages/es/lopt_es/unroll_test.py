@@ -40,3 +40,35 @@ def test_shared_meta_parameters_and_member_limit():
     with pytest.raises(ValueError, match="at most 32768 are computed correctly"):
         unroll.unroll_members(lopt, family, "quadratic", MetaLoss(), theta, None, {}, too_many, None, None,
                               theta_batched=False)
+
+
+class LogQuadraticTask(QuadraticTask):
+    """log of the quadratic's loss (negative once it is below 1), declared as a log loss."""
+
+    def loss(self, params, key, batch):
+        return jnp.log(super().loss(params, key, batch))
+
+    @property
+    def normalizer(self):
+        return float(np.log(super().normalizer))
+
+    @property
+    def log_loss_scale(self):
+        return 1.0
+
+
+def test_a_log_loss_task_gives_a_log_meta_loss_its_values():
+    # A log meta-loss on a declared log loss uses the loss itself (clipped), not the floored log of a negative number.
+    lopt, task = LearnedLR(), LogQuadraticTask()
+    family = lt.SingleTaskFamily(task)
+    theta = {"log_lr": jnp.asarray(np.log(0.5), jnp.float32)}
+    keys = jax.random.split(jax.random.PRNGKey(0), 1)
+    states = unroll.init_members(lopt, family, "quadratic", theta, {}, keys, jnp.full((1,), 12, jnp.int32),
+                                 theta_batched=False)
+    _, losses, per_step = unroll.unroll(lopt, family, "quadratic", MetaLoss(log=True), theta, states, {}, keys,
+                                        jnp.zeros(1, jnp.int32), {"unused": np.zeros((12, 1, 1, 1), np.float32)},
+                                        theta_batched=False)
+    losses, per_step = np.asarray(losses), np.asarray(per_step)
+    assert losses.min() < -2.0 and losses.max() > task.normalizer  # negative, and (oscillating) above the clip
+    np.testing.assert_allclose(per_step, np.minimum(losses, task.normalizer), rtol=1e-6)
+    assert np.unique(per_step).size > 6

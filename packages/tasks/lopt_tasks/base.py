@@ -87,6 +87,15 @@ class Task(abc.ABC):
         """The loss a meta-loss is clipped at and normalised by: the loss of an
         untrained model, e.g. ln(number of classes) for classification."""
 
+    @property
+    def log_loss_scale(self) -> Any:
+        """None if the loss is an ordinary (positive) loss; c if the loss is
+        already a logarithm, c · log(q) of a positive quantity q (e.g. an
+        auto-encoder's log MSE, c = 1). Such a loss can be negative, so a
+        meta-loss that takes logarithms must use loss / c instead of log(loss).
+        Whether it is None must not depend on traced values."""
+        return None
+
 
 @jax.tree_util.register_pytree_node_class
 @dataclasses.dataclass(frozen=True)

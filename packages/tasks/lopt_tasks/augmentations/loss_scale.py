@@ -3,7 +3,8 @@
 `ScaledLoss(task, scale)` multiplies the loss by `scale` > 0: the minimisers
 and the landscape's shape are unchanged, gradients scale by `scale`, so an
 optimizer that is not scale-invariant behaves differently. The normalizer
-scales too, so a meta-loss normalised by it is unchanged. Losses of real
+scales too, so a meta-loss normalised by it is unchanged (and so does a
+logarithmic loss's `log_loss_scale`, so a log meta-loss is unchanged too). Losses of real
 tasks span orders of magnitude; this augmentation asks a learned optimizer
 to cope with that (scale log-uniform on [1e-3, 1e3] by default).
 """
@@ -31,6 +32,11 @@ class ScaledLoss(TaskWrapper):
     @property
     def normalizer(self):
         return self.task.normalizer * self.scale
+
+    @property
+    def log_loss_scale(self):
+        inner = self.task.log_loss_scale
+        return None if inner is None else inner * self.scale
 
     def loss_with_state(self, params, model_state, key, batch):
         loss, state = self.task.loss_with_state(params, model_state, key, batch)

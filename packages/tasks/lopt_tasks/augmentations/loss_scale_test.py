@@ -9,6 +9,17 @@ from lopt_tasks.augmentations.wrapper import AugmentedFamily
 KEY = jax.random.PRNGKey(0)
 
 
+class LogTanhRegression(TanhRegression):
+    """The log of `TanhRegression`'s loss, declared as such."""
+
+    def loss(self, params, key, batch):
+        return jnp.log(super().loss(params, key, batch))
+
+    @property
+    def log_loss_scale(self):
+        return 1.0
+
+
 def test_loss_gradient_and_normalizer_scale_by_the_factor():
     base = TanhRegression()
     params, batch = base.init(KEY), batch_of(base)
@@ -20,6 +31,14 @@ def test_loss_gradient_and_normalizer_scale_by_the_factor():
         for name in grads:
             np.testing.assert_allclose(grads[name] / scale, want_grads[name], rtol=1e-4, atol=1e-6)
         assert task.normalizer == scale * base.normalizer
+        assert task.log_loss_scale is None  # an ordinary loss stays ordinary when scaled
+
+
+def test_a_scaled_log_loss_keeps_its_log_scale():
+    # loss = scale · log(q): the scale of the logarithm is the factor, also through a second wrapper.
+    log_task = LogTanhRegression()
+    assert ScaledLoss(log_task, 7.0).log_loss_scale == 7.0
+    assert ScaledLoss(ScaledLoss(log_task, 2.0), 0.5).log_loss_scale == 1.0
 
 
 def test_family_version_samples_log_uniform_scales_as_values():

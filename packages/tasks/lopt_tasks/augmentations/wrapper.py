@@ -46,6 +46,10 @@ class TaskWrapper(Task):
     def normalizer(self) -> float:
         return self.task.normalizer
 
+    @property
+    def log_loss_scale(self):
+        return self.task.log_loss_scale
+
     def init_with_state(self, key: jax.Array) -> tuple[Params, ModelState]:
         return self.task.init_with_state(key)
 

@@ -99,6 +99,10 @@ class AutoencoderTask(ImageTask):
     def normalizer(self) -> float:
         return _zero_output_loss(dataclasses.replace(self, init_scale=1.0))
 
+    @property
+    def log_loss_scale(self):
+        return 1.0 if self.structure.log_loss else None
+
 
 @dataclasses.dataclass(frozen=True)
 class AutoencoderFamily(TaskFamily):

@@ -1,3 +1,4 @@
+import dataclasses
 import itertools
 
 import jax
@@ -49,3 +50,10 @@ def test_the_loss_matches_a_numpy_derivation_and_zero_weights_give_the_normalize
     np.testing.assert_allclose(task.loss(params, None, batch), numpy_loss(structure, params, batch["image"]), rtol=2e-5)
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
     np.testing.assert_allclose(task.loss(zeros, None, batch), task.normalizer, rtol=1e-5)
+    # A log loss declares itself, so that a log meta-loss uses it as it is: exp(loss) is the MSE's geometric mean.
+    if log:
+        assert task.log_loss_scale == 1.0
+        raw = FAMILY.task(TaskConfig(dataclasses.replace(structure, log_loss=False), {"init_scale": jnp.float32(1.3)}))
+        assert np.exp(task.loss(params, None, batch)) <= raw.loss(params, None, batch) + 1e-6
+    else:
+        assert task.log_loss_scale is None
