@@ -6,8 +6,11 @@
 `--optimizer` is `checkpoint:<dir>` (meta-parameters saved by tools/meta_train),
 `pretrained:<name>` (lopt_pretrained's registry) or a hand-designed
 optimizer's name (with `--learning_rate`). `--tasks` lists fixed tasks
-(lopt_tasks.TASKS) and sampled ones, `family:<name>:<seed>` (the config a
-family samples from PRNGKey(seed)). Each baseline in `--baselines` is tuned on
+(lopt_tasks.TASKS), variants of them with fields replaced,
+`<task>:<field>=<value>...` (e.g. `digits_mlp:hidden_sizes=32x32:batch_size=32`:
+the tradeoffs paper's width, depth and batch-size axes as held-out tasks),
+and sampled ones, `family:<name>:<seed>` (the config a family samples from
+PRNGKey(seed)). Each baseline in `--baselines` is tuned on
 the same seeds: hand-designed ones over 15 learning rates for
 `--baseline_multiple` × `--steps` steps (selected at `--steps`), `nadamw` by
 a random search of `--nadamw_trials`. The output directory gets
@@ -17,6 +20,7 @@ the sorted speedups. A wrong flag, an unknown name, a missing checkpoint or
 missing data ends the program with one line saying so.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -36,7 +40,8 @@ import common_flags
 
 _OPTIMIZER = flags.DEFINE_string("optimizer", None, "checkpoint:<dir>, pretrained:<name>, or a hand-designed name.")
 _LR = flags.DEFINE_float("learning_rate", 1e-3, "Learning rate of a hand-designed --optimizer.", lower_bound=0.0)
-_TASKS = flags.DEFINE_list("tasks", ["digits_mlp"], "Task names, or family:<name>:<seed> for a sampled task.")
+_TASKS = flags.DEFINE_list("tasks", ["digits_mlp"], "Task names, <task>:<field>=<value>... for a variant "
+                           "(e.g. digits_mlp:hidden_sizes=32x32), or family:<name>:<seed> for a sampled task.")
 _STEPS = flags.DEFINE_integer("steps", None, "Training steps T (default: the meta-training horizon of a checkpoint).",
                               lower_bound=1)
 _SEEDS = flags.DEFINE_integer("seeds", 5, "Seeds per configuration.", lower_bound=1)
@@ -68,9 +73,51 @@ def resolve_task(spec: str) -> lt.Task:
             fail(f"unknown task family {parts[1]!r}; choices: {', '.join(sorted(lt.FAMILIES))}")
         family = common_flags.with_data_dir(lt.get_family(parts[1]))
         return family.task(family.sample(jax.random.PRNGKey(int(parts[2]))))
-    if spec not in lt.TASKS:
-        fail(f"unknown task {spec!r}; choices: {', '.join(sorted(lt.TASKS))}, or family:<name>:<seed>")
-    return common_flags.with_data_dir(lt.get_task(spec))
+    name, *overrides = spec.split(":")
+    if name not in lt.TASKS:
+        fail(f"unknown task {name!r}; choices: {', '.join(sorted(lt.TASKS))}, or family:<name>:<seed>")
+    task = common_flags.with_data_dir(lt.get_task(name))
+    return task_variant(task, spec, overrides) if overrides else task
+
+
+# Fields a variant may not change: its identity and where its data lives.
+_FIXED_FIELDS = ("name", "data_dir")
+
+
+def task_variant(task: lt.Task, spec: str, overrides: list[str]) -> lt.Task:
+    """`task` with fields replaced, from `field=value` items (tuples of ints as 32x32, () as an empty value).
+
+    The tradeoffs paper's generalisation axes (width, depth, batch size) as
+    held-out tasks, e.g. digits_mlp:hidden_sizes=32x32:batch_size=32."""
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task) if f.name not in _FIXED_FIELDS}
+    changes = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or key not in fields:
+            fail(f"task {spec!r}: {item!r} is not field=value with a field of {task.name}: {', '.join(sorted(fields))}")
+        default = fields[key]
+        try:
+            if isinstance(default, bool):
+                if text not in ("true", "false"):
+                    raise ValueError
+                value = text == "true"
+            elif isinstance(default, (int, float, str)):
+                value = type(default)(text)
+            elif isinstance(default, tuple) or default is None:
+                value = tuple(int(part) for part in text.split("x")) if text not in ("", "()") else ()
+            else:
+                raise ValueError
+            if any(isinstance(v, int) and not isinstance(v, bool) and v < 1
+                   for v in (value if isinstance(value, tuple) else (value,))):
+                raise ValueError
+        except ValueError:
+            fail(f"task {spec!r}: cannot read {key}={text!r} like {key}'s default {default!r} "
+                 "(positive integers; tuples of them are written 32x32)")
+        changes[key] = value
+    try:
+        return dataclasses.replace(task, name=spec, **changes)
+    except (TypeError, ValueError) as e:
+        fail(f"task {spec!r}: {e}")
 
 
 def resolve_optimizer(spec: str):

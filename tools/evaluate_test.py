@@ -41,6 +41,12 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
     ({"optimizer": "sgd", "steps": 2, "tasks": ["mnist_cnn"]}, "unknown task 'mnist_cnn'; choices: cifar10_autoencoder"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["family:cnn:1"]}, "unknown task family 'cnn'"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["family:mlp"]}, "sampled tasks are family:<name>:<seed>"),
+    ({"optimizer": "sgd", "steps": 2, "tasks": ["digits_mlp:width=32"]},
+     "'width=32' is not field=value with a field of digits_mlp: batch_size, dataset, hidden_sizes, image_size"),
+    ({"optimizer": "sgd", "steps": 2, "tasks": ["digits_mlp:hidden_sizes=32,32"]}, "cannot read hidden_sizes='32,32'"),
+    ({"optimizer": "sgd", "steps": 2, "tasks": ["digits_mlp:batch_size=0"]}, "cannot read batch_size='0'"),
+    ({"optimizer": "sgd", "steps": 2, "tasks": ["digits_mlp:name=x"]}, "'name=x' is not field=value"),
+    ({"optimizer": "sgd", "steps": 2, "tasks": ["digit_mlp:batch_size=3"]}, "unknown task 'digit_mlp'"),
     ({"optimizer": "sgd", "steps": 2, "baselines": ["adamx"]}, "unknown baseline 'adamx'"),
     ({"optimizer": "sgd", "steps": 2, "out": None}, "--out is required"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["fashion_mnist_mlp"]}, "fashion_mnist"),
@@ -66,3 +72,16 @@ def test_bad_flag_is_one_line():
         evaluate.parse_flags(["evaluate", "--no_such_flag=1"])
     text = str(error.value.code)
     assert "Unknown command line flag 'no_such_flag'" in text and "--optimizer" in text and "\n" not in text
+
+
+def test_task_variants_replace_fields_and_keep_the_spec_as_their_name():
+    variant = evaluate.resolve_task("digits_mlp:hidden_sizes=32x32x32:batch_size=32")
+    base = evaluate.resolve_task("digits_mlp")
+    assert (variant.hidden_sizes, variant.batch_size, variant.dataset) == ((32, 32, 32), 32, base.dataset)
+    assert variant.name == "digits_mlp:hidden_sizes=32x32x32:batch_size=32" and base.hidden_sizes == (128, 128)
+    assert evaluate.resolve_task("digits_mlp:hidden_sizes=()").hidden_sizes == ()
+    assert evaluate.resolve_task("digits_conv:channels=8x16").channels == (8, 16)
+    # The variant is a different model: 32-wide layers have fewer parameters than the 128-wide default.
+    import jax
+    count = lambda task: sum(x.size for x in jax.tree_util.tree_leaves(task.init(jax.random.PRNGKey(0))))
+    assert count(evaluate.resolve_task("digits_mlp:hidden_sizes=32x32")) == 64 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10
