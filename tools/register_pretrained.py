@@ -15,6 +15,13 @@ without the curves of the baseline sweeps' unselected trials, which would
 make it megabytes — the plots, and meta_training.json: the meta-training
 curve, averaged into at most 500 points). The entry is assembled in a temporary directory and renamed into
 place, so a failure leaves the registry as it was.
+
+With `--add_evaluation` (and no `--meta_train_dir`) the entry's θ, training
+record and curve stay as they are and `--evaluation_dir`'s tasks are merged
+into its evaluation, e.g. held-out tasks named after it was registered:
+
+    bazel run //tools:register_pretrained -- --entry=small_fc_lopt_digits_mlp --add_evaluation \
+        --evaluation_dir=runs/sfc/more_tasks
 """
 
 import dataclasses
@@ -42,8 +49,10 @@ _DESCRIPTION = flags.DEFINE_string("description", "", "One paragraph: what the o
 _REGISTRY = flags.DEFINE_string("registry", None, "Registry directory (default: this checkout's "
                                 "packages/pretrained/lopt_pretrained/entries).")
 _REPLACE = flags.DEFINE_bool("replace_entry", False, "Replace an existing entry of that name.")
+_ADD = flags.DEFINE_bool("add_evaluation", False, "Add --evaluation_dir's tasks to an existing entry's evaluation, "
+                         "keeping its θ, training record and curve (no --meta_train_dir).")
 
-OWN_FLAGS = ("entry", "meta_train_dir", "evaluation_dir", "description", "registry", "replace_entry")
+OWN_FLAGS = ("entry", "meta_train_dir", "evaluation_dir", "description", "registry", "replace_entry", "add_evaluation")
 CURVE_POINTS = 500
 
 
@@ -96,7 +105,8 @@ parse_flags = common_flags.flag_parser("register_pretrained", OWN_FLAGS)
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
-    for flag in (_ENTRY, _META_TRAIN_DIR, _EVALUATION_DIR):
+    required = (_ENTRY, _EVALUATION_DIR) if _ADD.value else (_ENTRY, _META_TRAIN_DIR, _EVALUATION_DIR)
+    for flag in required:
         if not flag.value:
             fail(f"--{flag.name} is required")
     name = _ENTRY.value
@@ -104,15 +114,31 @@ def main(argv):
         fail(f"entry name {name!r}: use letters, digits, _ and -")
     registry = _REGISTRY.value or default_registry()
     target = os.path.join(registry, name)
-    if os.path.exists(target) and not _REPLACE.value:
-        fail(f"entry {name!r} exists in {registry}; pass --replace_entry to replace it")
-    try:
-        theta_dir = os.path.join(_META_TRAIN_DIR.value, "theta")
-        lopt, theta, metadata = lopt_es.load_meta_params(theta_dir)
-        outer_steps = lopt_es.checkpoint.list_steps(theta_dir)[-1]
-    except (lopt_es.CheckpointError, OSError) as e:
-        fail(f"no meta-trained optimizer in {_META_TRAIN_DIR.value}: {e}")
-    parts = []
+    if _ADD.value:
+        if _META_TRAIN_DIR.value:
+            fail("--add_evaluation keeps the entry's θ and training record; drop --meta_train_dir")
+        if not os.path.exists(target):
+            fail(f"no entry {name!r} in {registry} to add an evaluation to")
+        try:
+            lopt, theta, entry = lopt_pretrained.load_entry(target)
+            earlier = lopt_eval.load(os.path.join(target, "results.json"))
+        except (lopt_pretrained.CheckpointFormatError, lopt_eval.ResultsError, OSError) as e:
+            fail(f"cannot read entry {name!r}: {e}")
+        metadata = {"inner_length": entry.get("inner_length")}
+        training, outer_steps = entry["training"], entry["training"].get("outer_steps")
+        description = _DESCRIPTION.value or entry.get("description", "")
+        source = target  # meta_training.png and .json come from the entry itself
+    else:
+        if os.path.exists(target) and not _REPLACE.value:
+            fail(f"entry {name!r} exists in {registry}; pass --replace_entry to replace it")
+        try:
+            theta_dir = os.path.join(_META_TRAIN_DIR.value, "theta")
+            lopt, theta, metadata = lopt_es.load_meta_params(theta_dir)
+            outer_steps = lopt_es.checkpoint.list_steps(theta_dir)[-1]
+        except (lopt_es.CheckpointError, OSError) as e:
+            fail(f"no meta-trained optimizer in {_META_TRAIN_DIR.value}: {e}")
+        earlier, description, source = None, _DESCRIPTION.value, _META_TRAIN_DIR.value
+    parts = [earlier] if earlier is not None else []
     for directory in _EVALUATION_DIR.value:
         results_path = os.path.join(directory, "results.json")
         try:
@@ -123,23 +149,31 @@ def main(argv):
         if parts[-1].config.get("num_steps") != horizon:
             fail(f"{results_path} evaluates {parts[-1].config.get('num_steps')} steps; the meta-training horizon is "
                  f"{horizon} (evaluate with --steps={horizon})")
+    horizon = metadata.get("inner_length")
     try:
         # Every part evaluates the θ of --meta_train_dir, whether named checkpoint:<dir> or pretrained:<entry>.
         results = lopt_eval.merge(parts, candidate=parts[0].config.get("candidate")) if len(parts) > 1 else parts[0]
     except lopt_eval.ResultsError as e:
         fail(f"cannot merge the evaluations: {e}")
     # Per-task plots of every part; the speedup plot spans all tasks, so it is drawn again from the merged results.
-    plots = sorted(p for d in _EVALUATION_DIR.value for p in glob.glob(os.path.join(d, "*.png"))
-                   if len(parts) == 1 or os.path.basename(p) != "speedups.png")
-    curve_png = os.path.join(_META_TRAIN_DIR.value, "meta_training.png")
-    training = {
-        "tasks": metadata.get("tasks"),
-        "estimator": metadata.get("estimator"),
-        "outer_steps": outer_steps,
-        "command": metadata.get("command", "(not recorded)"),
-        "meta_training_seconds": metadata.get("meta_training_seconds"),
-        "versions": results.versions,
-    }
+    plot_dirs = ([target] if earlier is not None else []) + list(_EVALUATION_DIR.value)
+    plots = sorted(p for d in plot_dirs for p in glob.glob(os.path.join(d, "*.png"))
+                   if (len(parts) == 1 or os.path.basename(p) != "speedups.png")
+                   and os.path.basename(p) != "meta_training.png")
+    curve_png = os.path.join(source, "meta_training.png")
+    if earlier is None:
+        training = {
+            "tasks": metadata.get("tasks"),
+            "estimator": metadata.get("estimator"),
+            "outer_steps": outer_steps,
+            "command": metadata.get("command", "(not recorded)"),
+            "meta_training_seconds": metadata.get("meta_training_seconds"),
+            "versions": results.versions,
+        }
+        curve = meta_training_curve(os.path.join(_META_TRAIN_DIR.value, "metrics.jsonl"))
+    else:
+        with open(os.path.join(target, "meta_training.json")) as f:
+            curve = json.load(f)
     os.makedirs(registry, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=registry)
     umask = os.umask(0)
@@ -147,10 +181,10 @@ def main(argv):
     os.chmod(staging, 0o777 & ~umask)  # readable like any package directory (mkdtemp makes it private)
     try:
         lopt_pretrained.save_entry(
-            staging, name, lopt, theta, description=_DESCRIPTION.value, inner_length=horizon, training=training,
+            staging, name, lopt, theta, description=description, inner_length=horizon, training=training,
             evaluation={"seeds": len(results.config.get("seeds", [])), "baselines": results.config.get("baselines"),
                         "tasks": evaluation_summary(results)},
-            plots=[os.path.basename(p) for p in plots] + (["speedups.png"] if len(parts) > 1 else [])
+            plots=sorted({os.path.basename(p) for p in plots} | ({"speedups.png"} if len(parts) > 1 else set()))
             + (["meta_training.png"] if os.path.exists(curve_png) else []),
         )
         # The sweep's other trials make the file megabytes; the summary (speedups included) and the plots
@@ -164,7 +198,7 @@ def main(argv):
         if os.path.exists(curve_png):
             shutil.copy(curve_png, staging)
         with open(os.path.join(staging, "meta_training.json"), "w") as f:
-            json.dump(meta_training_curve(os.path.join(_META_TRAIN_DIR.value, "metrics.jsonl")), f)
+            json.dump(curve, f)
         for written in os.listdir(staging):
             os.chmod(os.path.join(staging, written), 0o666 & ~umask)
         lopt_pretrained.load_entry(staging)  # what was written loads
@@ -174,7 +208,8 @@ def main(argv):
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)
-    print(f"registered {name!r} ({lopt.name}, {outer_steps} meta-training steps) in {target}")
+    added = f", {len(parts) - 1} evaluation(s) added" if earlier is not None else ""
+    print(f"registered {name!r} ({lopt.name}, {outer_steps} meta-training steps{added}) in {target}")
     return 0
 
 

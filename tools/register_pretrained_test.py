@@ -116,6 +116,65 @@ def test_several_evaluations_are_merged_into_one(run):
     assert [part.get("baseline_multiple") for part in shipped.config["parts"]] == [None, 1]
 
 
+def later_evaluation(tmp_path, task="digits_conv", candidate="pretrained:mine"):
+    """A results directory of the same θ on one more task (as tools/evaluate writes it)."""
+    later = tmp_path / f"later_{task}"
+    os.makedirs(later)
+    curve = np.linspace(1.0, 0.2, HORIZON)[None].repeat(2, 0)
+    lopt_eval.save(str(later / "results.json"), lopt_eval.Results(
+        config={"num_steps": HORIZON, "seeds": [0, 1], "baselines": ["adam"], "candidate": candidate, "tasks": [task]},
+        runs=[lopt_eval.Run(candidate, task, "candidate", {}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0])],
+        summary=[lopt_eval.Summary(candidate, task, 0.25, 0.01, {"value": 1.5, "bound": None, "baseline": "adam"}),
+                 lopt_eval.Summary("adam", task, 0.3, 0.01, None)]))
+    (later / f"{task}.png").write_bytes(b"\x89PNG" + bytes(2000))
+    (later / "speedups.png").write_bytes(b"\x89PNG" + bytes(2000))
+    return str(later)
+
+
+def test_an_evaluation_is_added_to_an_entry_keeping_its_weights_and_record(run):
+    tmp_path, _, theta = run
+    first = lopt_eval.load(str(tmp_path / "evaluation" / "results.json"))
+    first.config["tasks"] = ["digits_mlp", "family:mlp:1"]  # as tools/evaluate writes it
+    lopt_eval.save(str(tmp_path / "evaluation" / "results.json"), first)
+    register(tmp_path)
+    directory = tmp_path / "registry" / "mine"
+    before = json.loads((directory / "entry.json").read_text())
+    weights = (directory / "theta.npz").read_bytes()
+    register(tmp_path, meta_train_dir=None, add_evaluation=True, evaluation_dir=[later_evaluation(tmp_path)])
+    after = json.loads((directory / "entry.json").read_text())
+    assert (directory / "theta.npz").read_bytes() == weights
+    assert after["training"] == before["training"] and after["description"] == "for tests"
+    assert after["inner_length"] == HORIZON
+    assert [row["task"] for row in after["evaluation"]["tasks"]] == ["digits_mlp", "family:mlp:1", "digits_conv"]
+    assert after["evaluation"]["tasks"][2]["final_loss"] == 0.25
+    assert after["evaluation"]["tasks"][0] == before["evaluation"]["tasks"][0]
+    assert sorted(after["plots"]) == ["digits_conv.png", "digits_mlp.png", "meta_training.png", "speedups.png"]
+    assert json.loads((directory / "meta_training.json").read_text())["step"][-1] == 1234
+    shipped = lopt_eval.load(str(directory / "results.json"))
+    assert shipped.config["tasks"] == ["digits_mlp", "family:mlp:1", "digits_conv"]
+    _, loaded, _ = lopt_pretrained.load("mine", directory=str(tmp_path / "registry"))
+    for a, b in zip(jax.tree_util.tree_leaves(loaded), jax.tree_util.tree_leaves(theta)):
+        np.testing.assert_array_equal(a, b)
+    # The same task twice is refused and leaves the entry as it was.
+    with pytest.raises(SystemExit, match="cannot merge"):
+        register(tmp_path, meta_train_dir=None, add_evaluation=True,
+                 evaluation_dir=[later_evaluation(tmp_path, task="digits_mlp")])
+    assert json.loads((directory / "entry.json").read_text()) == after
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"entry": "other"}, "no entry 'other' in"),
+    ({"meta_train_dir": "x"}, "--add_evaluation keeps the entry's θ and training record; drop --meta_train_dir"),
+])
+def test_adding_an_evaluation_needs_an_entry_and_no_meta_training(run, overrides, message):
+    tmp_path, _, _ = run
+    register(tmp_path)
+    with pytest.raises(SystemExit) as error:
+        register(tmp_path, **{"meta_train_dir": None, "add_evaluation": True,
+                              "evaluation_dir": [later_evaluation(tmp_path)], **overrides})
+    assert message in str(error.value.code)
+
+
 def test_existing_entry_needs_replace(run):
     tmp_path, _, _ = run
     register(tmp_path)
