@@ -31,6 +31,7 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import Any, NamedTuple
 
 import lopt_es
 import lopt_eval
@@ -102,6 +103,54 @@ def evaluation_summary(results: lopt_eval.Results) -> list[dict]:
 parse_flags = common_flags.flag_parser("register_pretrained", OWN_FLAGS)
 
 
+class Source(NamedTuple):
+    """What an entry is written from: θ, its record and curve, and the evaluation it already has (if any)."""
+
+    lopt: Any
+    theta: Any
+    horizon: int | None
+    description: str
+    training: dict  # without "versions" when made from a meta-training run: the evaluation's are recorded
+    outer_steps: int | None
+    curve: dict
+    curve_png: str
+    earlier: lopt_eval.Results | None
+
+
+def meta_training_source(directory: str) -> Source:
+    """θ and how it was trained, from a tools/meta_train --workdir."""
+    try:
+        theta_dir = os.path.join(directory, "theta")
+        lopt, theta, metadata = lopt_es.load_meta_params(theta_dir)
+        outer_steps = lopt_es.checkpoint.list_steps(theta_dir)[-1]
+    except (lopt_es.CheckpointError, OSError) as e:
+        fail(f"no meta-trained optimizer in {directory}: {e}")
+    training = {
+        "tasks": metadata.get("tasks"),
+        "estimator": metadata.get("estimator"),
+        "outer_steps": outer_steps,
+        "command": metadata.get("command", "(not recorded)"),
+        "meta_training_seconds": metadata.get("meta_training_seconds"),
+    }
+    return Source(lopt, theta, metadata.get("inner_length"), _DESCRIPTION.value, training, outer_steps,
+                  meta_training_curve(os.path.join(directory, "metrics.jsonl")),
+                  os.path.join(directory, "meta_training.png"), None)
+
+
+def entry_source(target: str, name: str) -> Source:
+    """An existing entry's θ, record, curve and evaluation (for --add_evaluation)."""
+    try:
+        lopt, theta, entry = lopt_pretrained.load_entry(target)
+        earlier = lopt_eval.load(os.path.join(target, "results.json"))
+        with open(os.path.join(target, "meta_training.json")) as f:
+            curve = json.load(f)
+    except (lopt_pretrained.CheckpointFormatError, lopt_eval.ResultsError, OSError, json.JSONDecodeError) as e:
+        fail(f"cannot read entry {name!r}: {e}")
+    training = entry["training"]
+    return Source(lopt, theta, entry.get("inner_length"), _DESCRIPTION.value or entry.get("description", ""),
+                  training, training.get("outer_steps"), curve, os.path.join(target, "meta_training.png"), earlier)
+
+
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
@@ -119,61 +168,34 @@ def main(argv):
             fail("--add_evaluation keeps the entry's θ and training record; drop --meta_train_dir")
         if not os.path.exists(target):
             fail(f"no entry {name!r} in {registry} to add an evaluation to")
-        try:
-            lopt, theta, entry = lopt_pretrained.load_entry(target)
-            earlier = lopt_eval.load(os.path.join(target, "results.json"))
-        except (lopt_pretrained.CheckpointFormatError, lopt_eval.ResultsError, OSError) as e:
-            fail(f"cannot read entry {name!r}: {e}")
-        metadata = {"inner_length": entry.get("inner_length")}
-        training, outer_steps = entry["training"], entry["training"].get("outer_steps")
-        description = _DESCRIPTION.value or entry.get("description", "")
-        source = target  # meta_training.png and .json come from the entry itself
+        source = entry_source(target, name)
     else:
         if os.path.exists(target) and not _REPLACE.value:
             fail(f"entry {name!r} exists in {registry}; pass --replace_entry to replace it")
-        try:
-            theta_dir = os.path.join(_META_TRAIN_DIR.value, "theta")
-            lopt, theta, metadata = lopt_es.load_meta_params(theta_dir)
-            outer_steps = lopt_es.checkpoint.list_steps(theta_dir)[-1]
-        except (lopt_es.CheckpointError, OSError) as e:
-            fail(f"no meta-trained optimizer in {_META_TRAIN_DIR.value}: {e}")
-        earlier, description, source = None, _DESCRIPTION.value, _META_TRAIN_DIR.value
-    parts = [earlier] if earlier is not None else []
+        source = meta_training_source(_META_TRAIN_DIR.value)
+    horizon = source.horizon
+    parts = [source.earlier] if source.earlier is not None else []
     for directory in _EVALUATION_DIR.value:
         results_path = os.path.join(directory, "results.json")
         try:
             parts.append(lopt_eval.load(results_path))
         except (OSError, lopt_eval.ResultsError) as e:
             fail(f"cannot read the evaluation: {e}")
-        horizon = metadata.get("inner_length")
         if parts[-1].config.get("num_steps") != horizon:
             fail(f"{results_path} evaluates {parts[-1].config.get('num_steps')} steps; the meta-training horizon is "
                  f"{horizon} (evaluate with --steps={horizon})")
-    horizon = metadata.get("inner_length")
     try:
         # Every part evaluates the θ of --meta_train_dir, whether named checkpoint:<dir> or pretrained:<entry>.
         results = lopt_eval.merge(parts, candidate=parts[0].config.get("candidate")) if len(parts) > 1 else parts[0]
     except lopt_eval.ResultsError as e:
         fail(f"cannot merge the evaluations: {e}")
+    training = {**source.training, "versions": source.training.get("versions", results.versions)}
     # Per-task plots of every part; the speedup plot spans all tasks, so it is drawn again from the merged results.
-    plot_dirs = ([target] if earlier is not None else []) + list(_EVALUATION_DIR.value)
+    plot_dirs = ([target] if source.earlier is not None else []) + list(_EVALUATION_DIR.value)
     plots = sorted(p for d in plot_dirs for p in glob.glob(os.path.join(d, "*.png"))
                    if (len(parts) == 1 or os.path.basename(p) != "speedups.png")
                    and os.path.basename(p) != "meta_training.png")
-    curve_png = os.path.join(source, "meta_training.png")
-    if earlier is None:
-        training = {
-            "tasks": metadata.get("tasks"),
-            "estimator": metadata.get("estimator"),
-            "outer_steps": outer_steps,
-            "command": metadata.get("command", "(not recorded)"),
-            "meta_training_seconds": metadata.get("meta_training_seconds"),
-            "versions": results.versions,
-        }
-        curve = meta_training_curve(os.path.join(_META_TRAIN_DIR.value, "metrics.jsonl"))
-    else:
-        with open(os.path.join(target, "meta_training.json")) as f:
-            curve = json.load(f)
+    curve_png = source.curve_png
     os.makedirs(registry, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=registry)
     umask = os.umask(0)
@@ -181,7 +203,8 @@ def main(argv):
     os.chmod(staging, 0o777 & ~umask)  # readable like any package directory (mkdtemp makes it private)
     try:
         lopt_pretrained.save_entry(
-            staging, name, lopt, theta, description=description, inner_length=horizon, training=training,
+            staging, name, source.lopt, source.theta, description=source.description, inner_length=horizon,
+            training=training,
             evaluation={"seeds": len(results.config.get("seeds", [])), "baselines": results.config.get("baselines"),
                         "tasks": evaluation_summary(results)},
             plots=sorted({os.path.basename(p) for p in plots} | ({"speedups.png"} if len(parts) > 1 else set()))
@@ -198,7 +221,7 @@ def main(argv):
         if os.path.exists(curve_png):
             shutil.copy(curve_png, staging)
         with open(os.path.join(staging, "meta_training.json"), "w") as f:
-            json.dump(curve, f)
+            json.dump(source.curve, f)
         for written in os.listdir(staging):
             os.chmod(os.path.join(staging, written), 0o666 & ~umask)
         lopt_pretrained.load_entry(staging)  # what was written loads
@@ -208,8 +231,8 @@ def main(argv):
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)
-    added = f", {len(parts) - 1} evaluation(s) added" if earlier is not None else ""
-    print(f"registered {name!r} ({lopt.name}, {outer_steps} meta-training steps{added}) in {target}")
+    added = f", {len(parts) - 1} evaluation(s) added" if source.earlier is not None else ""
+    print(f"registered {name!r} ({source.lopt.name}, {source.outer_steps} meta-training steps{added}) in {target}")
     return 0
 
 

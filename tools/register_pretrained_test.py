@@ -207,3 +207,14 @@ def test_an_evaluation_at_another_horizon_is_refused(run):
     path.write_text(json.dumps(document))
     with pytest.raises(SystemExit, match=f"evaluates 20 steps; the meta-training horizon is {HORIZON}"):
         register(tmp_path)
+
+
+def test_adding_to_an_entry_without_its_curve_is_a_one_line_error(run):
+    tmp_path, _, _ = run
+    register(tmp_path)
+    os.remove(tmp_path / "registry" / "mine" / "meta_training.json")
+    with pytest.raises(SystemExit) as error:
+        register(tmp_path, meta_train_dir=None, add_evaluation=True, evaluation_dir=[later_evaluation(tmp_path)])
+    text = str(error.value.code)
+    assert text.startswith("register_pretrained: cannot read entry 'mine'") and "meta_training.json" in text
+    assert "\n" not in text
