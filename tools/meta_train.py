@@ -51,6 +51,8 @@ _STD = flags.DEFINE_float("std", 0.01, "Standard deviation of ES perturbations."
 _META_LOSS = flags.DEFINE_string("meta_loss", "mean", "mean or final training loss (clipped at the normalizer).")
 _LOG_META_LOSS = flags.DEFINE_bool("log_meta_loss", False, "Meta-loss of the logarithm of each step's (clipped) "
                                    "loss: rewards late, small improvements as much as early ones.")
+_LAST_FRACTION = flags.DEFINE_float("meta_loss_last_fraction", 1.0, "Count only the steps in this last fraction of "
+                                    "each inner run in the meta-loss (1: every step).")
 _PENALIZE = flags.DEFINE_bool("penalize_non_finite", False, "Score a diverged (non-finite) inner loss as a loss at "
                                "the clip value instead of dropping the task, so divergence is penalised.")
 _NORMALIZE = flags.DEFINE_bool("per_task_normalization", False, "Scale each task's gradient to unit length (VeLO).")
@@ -64,8 +66,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of checkpoints, metri
 ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": lopt_es.TruncatedBPTT,
               "full_es": lopt_es.FullES}
 OWN_FLAGS = ("lopt", "lopt_config", "task", "family", "structures_per_family", "augment", "estimator", "num_tasks",
-             "trunc_length", "inner_length", "std", "meta_loss", "log_meta_loss", "penalize_non_finite",
-             "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every", "seed", "devices",
+             "trunc_length", "inner_length", "std", "meta_loss", "log_meta_loss", "meta_loss_last_fraction",
+             "penalize_non_finite", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every", "seed", "devices",
              "workdir", "data_dir")
 
 
@@ -111,6 +113,8 @@ def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
     choose("estimator", _ESTIMATOR.value, ESTIMATORS)
     if _META_LOSS.value not in ("mean", "final"):
         fail(f"unknown meta-loss {_META_LOSS.value!r}; choices: final, mean")
+    if not 0 < _LAST_FRACTION.value <= 1:
+        fail(f"--meta_loss_last_fraction={_LAST_FRACTION.value}: must be in (0, 1]")
     lopt = la.make_learned_optimizer(_LOPT.value, **lopt_config(_LOPT.value, _LOPT_CONFIG.value))
     if _FAMILY.value:
         families = []
@@ -129,7 +133,8 @@ def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
         tasks = f"task {_TASK.value}"
     common = dict(num_tasks=_NUM_TASKS.value, inner_length=_INNER.value, std=_STD.value,
                   meta_loss=lopt_es.MetaLoss(kind=_META_LOSS.value, log=_LOG_META_LOSS.value,
-                                             non_finite="normalizer" if _PENALIZE.value else "drop"),
+                                             non_finite="normalizer" if _PENALIZE.value else "drop",
+                                             last_fraction=_LAST_FRACTION.value),
                   per_task_normalization=_NORMALIZE.value)
     if _DEVICES.value > 1:
         if _DEVICES.value > len(jax.devices()):

@@ -50,14 +50,16 @@ def test_several_families_train_as_one_pooled_meta_batch(tmp_path, capsys):
 
 def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_path):
     workdir = str(tmp_path / "configured")
-    settings = {**TINY, "lopt": "nn_adam", "lopt_config": ["initial_learning_rate=3e-3", "lstm_hidden_size=8"],
-                "penalize_non_finite": True, "outer_steps": 2, "workdir": workdir}
+    settings = {**TINY, "lopt": "nn_adam",
+                "lopt_config": ["initial_learning_rate=3e-3", "lstm_hidden_size=8", "fraction_features=True"],
+                "penalize_non_finite": True, "meta_loss_last_fraction": 0.5, "outer_steps": 2, "workdir": workdir}
     with flagsaver.flagsaver(**settings):
         lopt, estimator, _ = meta_train.build()
         meta_train.main(["meta_train"])
-    assert estimator.meta_loss.non_finite == "normalizer"
+    assert estimator.meta_loss.non_finite == "normalizer" and estimator.meta_loss.last_fraction == 0.5
     lopt, theta, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
-    assert lopt.initial_learning_rate == 3e-3 and lopt.lstm_hidden_size == 8
+    assert lopt.initial_learning_rate == 3e-3 and lopt.lstm_hidden_size == 8 and lopt.fraction_features
+    assert theta["lstm"]["w"].shape == (28 + 8, 32)
     assert theta["lstm_init_state"]["cell"].shape == (1, 8)
 
 
@@ -72,6 +74,7 @@ def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_pat
     ({"estimator": "es"}, "unknown estimator 'es'; choices: full_es, pes"),
     ({"inner_length": 5}, "inner_length 5 must be a multiple of trunc_length 2"),
     ({"workdir": None}, "--workdir is required"),
+    ({"meta_loss_last_fraction": 0.0}, "--meta_loss_last_fraction=0.0: must be in (0, 1]"),
 ])
 def test_errors_are_one_line(tmp_path, overrides, message):
     settings = {**TINY, "outer_steps": 1, "workdir": str(tmp_path), **overrides}

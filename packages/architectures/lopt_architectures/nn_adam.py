@@ -10,7 +10,9 @@ transformed space (0.1·log α, 0.1·log(1 − β), 0.1·log ε). Every step:
 3. a 32-unit LSTM over the tensors reads 19 features per tensor (the App.
    C.1 statistics of parameters, gradient, m and v from
    `lopt_features.tensor_summary`, whether the tensor is a bias or a scalar,
-   and its current hyperparameters, 0.2·clip(·, −5, 5)) and outputs 4
+   and its current hyperparameters, 0.2·clip(·, −5, 5)) — with
+   `fraction_features`, also VeLO's 9 features of how far through its
+   planned length training is, tanh(10·(t/T − c)) — and outputs 4
    numbers per tensor; ×0.01 they are added to the transformed
    hyperparameters, which are then clipped to their valid ranges. The new
    values are used from the next step.
@@ -20,9 +22,24 @@ transformed space (0.1·log α, 0.1·log(1 − β), 0.1·log ε). Every step:
     {"controls": {"w": (32, 4), "b": (4,)},            # zero-initialised: starts as plain Adam
      "initial_hparams": {"beta1", "beta2", "epsilon", "learning_rate"},   # scalars, transformed
      "lstm": {"w": (51, 128), "b": (128,)},
-     "lstm_init_state": {"cell": (1, 32), "hidden": (1, 32)}}
+     "lstm_init_state": {"cell": (1, 32), "hidden": (1, 32)},
+     "schedule": (K,)}                                   # only with schedule_knots=K
 
-It computes the same function as the reference implementation's `NNAdam`.
+With the defaults it computes the same function as the reference
+implementation's `NNAdam`. `fraction_features=True` is our extension: the
+reference's LSTM sees no clock, so it can only learn a learning-rate schedule
+by counting steps in its state, while a fixed-horizon schedule (the decay
+that makes a tuned schedule beat a tuned constant rate at a given T) needs
+t/T; VeLO's features give it that, and the LSTM's input grows from 19 to 28
+per tensor (θ: "lstm" w (60, 128)).
+
+`schedule_knots=K` (K ≥ 2) is a second extension: a learned fixed-horizon
+schedule shared by every tensor, K values s_k at t/T = 0, 1/(K−1), …, 1
+(θ["schedule"], zero-initialised), linearly interpolated and added to every
+tensor's transformed learning rate for its step, α_t = α·exp(10·s(t/T)).
+Through the LSTM a schedule is learned only as a long chain of small
+deltas; these K numbers let ES find one directly, and a perturbation of σ in
+s moves the rate by a factor e^{10σ} at that point of training.
 """
 
 import dataclasses
@@ -36,6 +53,7 @@ from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, req
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step, tile_state
 
 NUM_TENSOR_FEATURES = 19
+NUM_FRACTION_FEATURES = len(lf.FRACTION_CENTRES)
 
 
 def _to_log(x):
@@ -89,13 +107,20 @@ class NNAdam(LearnedOptimizer):
     initial_epsilon: float = 1e-8
     decay_strength: float = 0.0
     lstm_hidden_size: int = 32
+    fraction_features: bool = False
+    schedule_knots: int = 0
+
+    def __post_init__(self):
+        if self.schedule_knots == 1 or self.schedule_knots < 0:
+            raise ValueError(f"nn_adam: schedule_knots must be 0 (no schedule) or at least 2, got {self.schedule_knots}.")
 
     name: ClassVar[str] = "nn_adam"
 
     def init_meta_params(self, key: jax.Array) -> dict:
         h = self.lstm_hidden_size
         f32 = jnp.float32
-        return {
+        schedule = {"schedule": jnp.zeros((self.schedule_knots,), f32)} if self.schedule_knots else {}
+        return schedule | {
             "controls": init_linear(key, h, 4, zero=True),
             "initial_hparams": {
                 "beta1": _to_log_one_minus(jnp.asarray(self.initial_beta1, f32)),
@@ -103,9 +128,14 @@ class NNAdam(LearnedOptimizer):
                 "epsilon": _to_log(jnp.asarray(self.initial_epsilon, f32)),
                 "learning_rate": _to_log(jnp.asarray(self.initial_learning_rate, f32)),
             },
-            "lstm": init_lstm(key, NUM_TENSOR_FEATURES, h),
+            "lstm": init_lstm(key, self.num_lstm_inputs, h),
             "lstm_init_state": {"cell": jnp.zeros((1, h), f32), "hidden": jnp.zeros((1, h), f32)},
         }
+
+    @property
+    def num_lstm_inputs(self) -> int:
+        """Features per tensor that the LSTM reads."""
+        return NUM_TENSOR_FEATURES + (NUM_FRACTION_FEATURES if self.fraction_features else 0)
 
     def optimizer(self, theta: dict) -> Optimizer:
         config = self
@@ -133,9 +163,15 @@ class NNAdam(LearnedOptimizer):
             grads = [jnp.clip(g, -1000.0, 1000.0) for g in leaves(grads)]
             hp = NNAdamHparams(*(leaves(h) for h in state.hparams))
 
+            fraction = state.step / state.num_steps
+            schedule = 0.0
+            if config.schedule_knots:
+                knots = jnp.linspace(0.0, 1.0, config.schedule_knots)
+                schedule = jnp.interp(jnp.clip(fraction, 0.0, 1.0), knots, theta["schedule"])
+
             new_params, ms, vs, features = [], [], [], []
             for i, (p, g, m, v) in enumerate(zip(leaves(state.params), grads, leaves(state.m), leaves(state.v))):
-                lr, eps = _learning_rate(hp.learning_rate[i]), _epsilon(hp.epsilon[i])
+                lr, eps = _learning_rate(hp.learning_rate[i] + schedule), _epsilon(hp.epsilon[i])
                 b1, b2 = _beta(hp.beta1[i]), _beta(hp.beta2[i])
                 m = b1 * m + (1 - b1) * g
                 v = b2 * v + (1 - b2) * (g * g)
@@ -150,7 +186,11 @@ class NNAdam(LearnedOptimizer):
                     lf.tensor_summary(p, g, m, v, log_scale=0.5).astype(jnp.float32),
                 ]))
 
-            out, lstm_state = lstm_step(theta["lstm"], jnp.stack(features), state.lstm_state)
+            features = jnp.stack(features)
+            if config.fraction_features:
+                clock = lf.fraction_trained_features(fraction)
+                features = jnp.concatenate([features, jnp.broadcast_to(clock, (len(grads), clock.size))], 1)
+            out, lstm_state = lstm_step(theta["lstm"], features, state.lstm_state)
             deltas = linear(theta["controls"], out) * config.output_scale
             initial = theta["initial_hparams"]
             new_hp = []

@@ -12,6 +12,14 @@ auto-encoder's log MSE, which is negative below an MSE of 1) says so with
 `Task.log_loss_scale`, and its loss is used as it is. A run of steps is then summarised by the mean
 of those values (`kind="mean"`) or the last one (`kind="final"`, VeLO §3.3).
 
+`last_fraction` < 1 counts only the steps in the last part of each inner run
+(step t of a run of T counts when t ≥ (1 − last_fraction)·T; the others
+contribute 0). An optimizer evaluated by its loss at the end of a
+fixed-length run is then trained for that: the mean over every step rewards
+early speed as much as the end, and never asks for the late decay of the
+learning rate that lowers the final loss. With PES the perturbations of the
+early truncations are still credited with the late losses they cause.
+
 A loss that is not finite (the inner run diverged) makes the meta-loss NaN,
 and the estimators then drop that task (`non_finite="drop"`). Dropping means
 divergence is never penalised: a perturbation that makes runs blow up late
@@ -49,6 +57,8 @@ class MetaLoss:
         dropped from the estimate); "normalizer" scores it as a loss equal
         to the normalizer. Needs `clip_at_normalizer`: without a ceiling a
         diverging but finite loss would score worse than a NaN.
+      last_fraction: count only the steps in this last fraction of each
+        inner run (1: every step).
     """
 
     kind: Literal["mean", "final"] = "mean"
@@ -57,8 +67,11 @@ class MetaLoss:
     split: Literal["train", "valid"] = "train"
     log: bool = False
     non_finite: Literal["drop", "normalizer"] = "drop"
+    last_fraction: float = 1.0
 
     def __post_init__(self):
+        if not 0.0 < self.last_fraction <= 1.0:
+            raise ValueError(f"MetaLoss.last_fraction must be in (0, 1], got {self.last_fraction!r}.")
         if self.kind not in ("mean", "final"):
             raise ValueError(f"MetaLoss.kind must be 'mean' or 'final', got {self.kind!r}.")
         if self.split not in ("train", "valid"):
@@ -88,6 +101,11 @@ class MetaLoss:
             return jnp.maximum(value, jnp.log(LOG_FLOOR))
         value = value / normalizer if self.divide_by_normalizer else value
         return jnp.log(jnp.maximum(value, LOG_FLOOR)) if self.log else value
+
+    def step_weight(self, step: jax.Array, num_steps: jax.Array) -> jax.Array:
+        """1 if inner step `step` (0-based) of a `num_steps`-step run counts, else 0 (see `last_fraction`)."""
+        first_counted = (1.0 - self.last_fraction) * jnp.asarray(num_steps, jnp.float32)
+        return (jnp.asarray(step, jnp.float32) >= first_counted).astype(jnp.float32)
 
     def reduce(self, values: jax.Array) -> jax.Array:
         """[steps, members] per-step values → [members] meta-losses."""

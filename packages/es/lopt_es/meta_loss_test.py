@@ -67,3 +67,13 @@ def test_a_log_loss_is_used_as_it_is(divide):
                                -1.0)
     np.testing.assert_allclose(MetaLoss().per_step(jnp.log(q), jnp.log(q0), log_loss_scale=1.0),
                                jnp.minimum(jnp.log(q), jnp.log(q0)))
+
+
+def test_last_fraction_weights_and_its_range():
+    late = MetaLoss(last_fraction=0.25)
+    weights = np.asarray(late.step_weight(jnp.arange(200), 200))
+    np.testing.assert_array_equal(weights, (np.arange(200) >= 150).astype(np.float32))
+    assert np.all(np.asarray(MetaLoss().step_weight(jnp.arange(7), 7)) == 1)
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="last_fraction must be in"):
+            MetaLoss(last_fraction=bad)

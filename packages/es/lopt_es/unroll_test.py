@@ -72,3 +72,24 @@ def test_a_log_loss_task_gives_a_log_meta_loss_its_values():
     assert losses.min() < -2.0 and losses.max() > task.normalizer  # negative, and (oscillating) above the clip
     np.testing.assert_allclose(per_step, np.minimum(losses, task.normalizer), rtol=1e-6)
     assert np.unique(per_step).size > 6
+
+
+def test_last_fraction_counts_only_the_end_of_each_run():
+    # Two members with runs of 10 and 20 steps, unrolled over steps 4..15 of their runs: with
+    # last_fraction=0.5 a step counts from step 5 of the first run and from step 10 of the second.
+    lopt, family = LearnedLR(), lt.SingleTaskFamily(QuadraticTask())
+    theta = {"log_lr": jnp.asarray(np.log(0.1), jnp.float32)}
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    lengths = jnp.asarray([10, 20], jnp.int32)
+    batches = {"unused": np.zeros((12, 2, 1, 1), np.float32)}
+    outputs = {}
+    for fraction in (1.0, 0.5):
+        states = unroll.init_members(lopt, family, "quadratic", theta, {}, keys, lengths, theta_batched=False)
+        _, _, outputs[fraction] = unroll.unroll(lopt, family, "quadratic", MetaLoss(last_fraction=fraction), theta,
+                                                states, {}, keys, jnp.full((2,), 4, jnp.int32), batches,
+                                                theta_batched=False)
+    every, late = np.asarray(outputs[1.0]), np.asarray(outputs[0.5])
+    steps = 4 + np.arange(12)
+    counted = np.stack([steps >= 5, steps >= 10], axis=1)
+    assert np.all(every > 0)
+    np.testing.assert_array_equal(late, np.where(counted, every, 0.0))
