@@ -67,8 +67,8 @@ ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": 
               "full_es": lopt_es.FullES}
 OWN_FLAGS = ("lopt", "lopt_config", "task", "family", "structures_per_family", "augment", "estimator", "num_tasks",
              "trunc_length", "inner_length", "std", "meta_loss", "log_meta_loss", "meta_loss_last_fraction",
-             "penalize_non_finite", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every", "seed", "devices",
-             "workdir", "data_dir")
+             "penalize_non_finite", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every",
+             "seed", "devices", "workdir", "data_dir")
 
 
 def fail(message) -> None:

@@ -112,7 +112,8 @@ class NNAdam(LearnedOptimizer):
 
     def __post_init__(self):
         if self.schedule_knots == 1 or self.schedule_knots < 0:
-            raise ValueError(f"nn_adam: schedule_knots must be 0 (no schedule) or at least 2, got {self.schedule_knots}.")
+            raise ValueError(f"nn_adam: schedule_knots must be 0 (no schedule) or at least 2, "
+                             f"got {self.schedule_knots}.")
 
     name: ClassVar[str] = "nn_adam"
 

@@ -69,11 +69,12 @@ def _member_step(lopt, family, structure, meta_loss, theta, opt_state, values, r
         objective, _ = task.loss_with_state(params, la.get_model_state(opt_state), valid_key, valid_batch)
     else:
         objective = loss
-    weight = meta_loss.step_weight(step, opt_state.num_steps) if meta_loss.last_fraction < 1 else None
     opt_state = opt.update(opt_state, grads, loss=loss, key=update_key, model_state=model_state)
     normalizer = jnp.asarray(task.normalizer, jnp.float32)
     value = meta_loss.per_step(objective, normalizer, task.log_loss_scale)
-    return opt_state, (loss, value if weight is None else value * weight)
+    if meta_loss.last_fraction < 1:  # by default the compiled step stays as it was
+        value = value * meta_loss.step_weight(step, opt_state.num_steps)
+    return opt_state, (loss, value)
 
 
 #: More members than this in one vmapped unroll give wrong results for members
