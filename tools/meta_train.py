@@ -9,7 +9,10 @@
 again resumes from the newest checkpoint. Meta-train on one task (`--task`)
 or on task families (`--family=mlp,conv,...`, optionally `--augment`ed; each
 family contributes `--structures_per_family` groups of `--num_tasks` tasks,
-pooled by `lopt_es.EstimatorMixture`). The saved theta/ records the command
+pooled by `lopt_es.EstimatorMixture`). `--train_only=schedule,initial_hparams`
+meta-trains only those top-level entries of θ (the rest stay at their
+initialisation); `--init_theta=<dir>` starts from a saved θ. The saved
+theta/ is always the whole θ, and records the command
 and the meta-training wall time. A wrong flag, an
 unknown name, a checkpoint of another configuration or missing data ends the
 program with one line saying so.
@@ -62,13 +65,17 @@ _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 50, "Checkpoint eve
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of θ's initialisation and of every estimate.")
 _DEVICES = flags.DEFINE_integer("devices", 1, "Spread the meta-batch over this many devices.", lower_bound=1)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of checkpoints, metrics and the result.")
+_TRAIN_ONLY = flags.DEFINE_list("train_only", None, "Meta-train only these top-level entries of θ (e.g. "
+                                "schedule,initial_hparams for nn_adam); the rest stay where they start.")
+_INIT_THETA = flags.DEFINE_string("init_theta", None, "Start from the meta-parameters saved in this directory (a "
+                                  "theta/ of an earlier run); its architecture replaces --lopt and --lopt_config.")
 
 ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": lopt_es.TruncatedBPTT,
               "full_es": lopt_es.FullES}
 OWN_FLAGS = ("lopt", "lopt_config", "task", "family", "structures_per_family", "augment", "estimator", "num_tasks",
              "trunc_length", "inner_length", "std", "meta_loss", "log_meta_loss", "meta_loss_last_fraction",
              "penalize_non_finite", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every",
-             "seed", "devices", "workdir", "data_dir")
+             "seed", "devices", "workdir", "train_only", "init_theta", "data_dir")
 
 
 def fail(message) -> None:
@@ -107,15 +114,38 @@ def lopt_config(name: str, items: list[str]) -> dict:
     return config
 
 
-def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
-    """(learned optimizer, estimator, description of the tasks) from the flags."""
-    choose("learned optimizer", _LOPT.value, la.LEARNED)
+def starting_point() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer]:
+    """(the architecture, what ES trains): the same unless --train_only or --init_theta narrow or place θ."""
+    if _INIT_THETA.value:
+        if _LOPT_CONFIG.value:
+            fail("--lopt_config cannot be combined with --init_theta: the saved θ's architecture is used")
+        try:
+            lopt, theta, _ = lopt_es.load_meta_params(_INIT_THETA.value)
+        except (lopt_es.CheckpointError, OSError) as e:
+            fail(f"--init_theta={_INIT_THETA.value}: {e}")
+        if flags.FLAGS["lopt"].present and lopt.name != _LOPT.value:
+            fail(f"--lopt={_LOPT.value} but --init_theta holds a {lopt.name}")
+    else:
+        choose("learned optimizer", _LOPT.value, la.LEARNED)
+        lopt = la.make_learned_optimizer(_LOPT.value, **lopt_config(_LOPT.value, _LOPT_CONFIG.value))
+        if not _TRAIN_ONLY.value:
+            return lopt, lopt
+        # θ where meta_train would start it (lopt_es.init_state's key), so --train_only changes only what moves.
+        theta = lopt.init_meta_params(jax.random.split(jax.random.PRNGKey(_SEED.value))[0])
+    try:
+        return lopt, la.partially_trained(lopt, theta, _TRAIN_ONLY.value or None)
+    except ValueError as e:
+        fail(f"--train_only: {e}")
+
+
+def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
+    """(architecture, what ES trains, estimator, description of the tasks) from the flags."""
     choose("estimator", _ESTIMATOR.value, ESTIMATORS)
     if _META_LOSS.value not in ("mean", "final"):
         fail(f"unknown meta-loss {_META_LOSS.value!r}; choices: final, mean")
     if not 0 < _LAST_FRACTION.value <= 1:
         fail(f"--meta_loss_last_fraction={_LAST_FRACTION.value}: must be in (0, 1]")
-    lopt = la.make_learned_optimizer(_LOPT.value, **lopt_config(_LOPT.value, _LOPT_CONFIG.value))
+    architecture, lopt = starting_point()
     if _FAMILY.value:
         families = []
         for name in _FAMILY.value:
@@ -148,7 +178,7 @@ def build() -> tuple[la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
     except ValueError as e:
         fail(str(e))
     estimator = groups[0] if len(groups) == 1 else lopt_es.EstimatorMixture(tuple(groups))
-    return lopt, estimator, tasks
+    return architecture, lopt, estimator, tasks
 
 
 class Progress:
@@ -185,7 +215,7 @@ def main(argv):
         fail(f"unexpected arguments {argv[1:]}")
     if not _WORKDIR.value:
         fail("--workdir is required (checkpoints, metrics and the result go there)")
-    lopt, estimator, tasks = build()
+    architecture, lopt, estimator, tasks = build()
     config = lopt_es.MetaTrainConfig(num_steps=_OUTER_STEPS.value, learning_rate=_META_LR.value,
                                      checkpoint_every=_CHECKPOINT_EVERY.value, seed=_SEED.value)
     workdir = _WORKDIR.value
@@ -202,7 +232,8 @@ def main(argv):
         fail(str(e))
     theta_dir = os.path.join(workdir, "theta")
     metrics_path = os.path.join(workdir, "metrics.jsonl")
-    lopt_es.save_meta_params(theta_dir, lopt, state.theta, int(state.step), tasks=tasks,
+    theta = lopt.full(state.theta) if isinstance(lopt, la.PartiallyTrained) else state.theta
+    lopt_es.save_meta_params(theta_dir, architecture, theta, int(state.step), tasks=tasks,
                              estimator=estimator_name(), inner_length=_INNER.value,
                              command=" ".join(["tools/meta_train"] + sys.argv[1:]),
                              meta_training_seconds=round(meta_training_seconds(metrics_path)))

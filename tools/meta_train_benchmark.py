@@ -28,7 +28,7 @@ _STEPS = flags.DEFINE_integer("benchmark_steps", 10, "Timed meta-training steps.
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"meta_train_benchmark: unexpected arguments {argv[1:]}")
-    lopt, estimator, tasks = meta_train.build()
+    _, lopt, estimator, tasks = meta_train.build()
     config = meta_train.lopt_es.MetaTrainConfig(num_steps=1, learning_rate=1e-4)
     state = meta_train.lopt_es.init_state(lopt, estimator, config)
     tx = config.meta_optimizer()

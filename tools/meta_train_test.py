@@ -3,6 +3,8 @@
 import json
 import os
 
+import jax
+import numpy as np
 import pytest
 from absl import flags
 from absl.testing import flagsaver
@@ -54,7 +56,7 @@ def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_pat
                 "lopt_config": ["initial_learning_rate=3e-3", "lstm_hidden_size=8", "fraction_features=True"],
                 "penalize_non_finite": True, "meta_loss_last_fraction": 0.5, "outer_steps": 2, "workdir": workdir}
     with flagsaver.flagsaver(**settings):
-        lopt, estimator, _ = meta_train.build()
+        _, _, estimator, _ = meta_train.build()
         meta_train.main(["meta_train"])
     assert estimator.meta_loss.non_finite == "normalizer" and estimator.meta_loss.last_fraction == 0.5
     lopt, theta, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
@@ -63,7 +65,47 @@ def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_pat
     assert theta["lstm_init_state"]["cell"].shape == (1, 8)
 
 
+def test_train_only_moves_the_named_entries_and_saves_the_whole_theta(tmp_path):
+    workdir = str(tmp_path / "partial")
+    settings = {**TINY, "lopt": "nn_adam", "lopt_config": ["lstm_hidden_size=4", "schedule_knots=3", "initial_learning_rate=1e-3"],
+                "train_only": ["schedule"], "outer_steps": 2, "workdir": workdir}
+    with flagsaver.flagsaver(**settings):
+        architecture, trained, estimator, _ = meta_train.build()
+        meta_train.main(["meta_train"])
+    assert trained.trainable == ("schedule",)
+    with flagsaver.flagsaver(**{**settings, "train_only": None}):  # where an unrestricted run of these flags starts
+        architecture, _, estimator, _ = meta_train.build()
+    start = meta_train.lopt_es.init_state(architecture, estimator, meta_train.lopt_es.MetaTrainConfig(num_steps=1)).theta
+    lopt, theta, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    assert lopt.name == "nn_adam" and lopt.schedule_knots == 3
+    for name in ("lstm", "controls", "initial_hparams", "lstm_init_state"):
+        jax.tree_util.tree_map(np.testing.assert_array_equal, theta[name], start[name])
+    assert np.abs(np.asarray(theta["schedule"]) - np.asarray(start["schedule"])).max() > 0
+
+
+def test_init_theta_continues_from_a_saved_theta(tmp_path):
+    lopt = meta_train.la.small_fc_lopt()
+    before = jax.tree_util.tree_map(lambda x: x + 0.25, lopt.init_meta_params(jax.random.PRNGKey(7)))
+    first = str(tmp_path / "first" / "theta")
+    meta_train.lopt_es.save_meta_params(first, lopt, before, 5)
+    second = str(tmp_path / "second")
+    with flagsaver.flagsaver(**{**TINY, "lopt": "small_fc_lopt", "outer_steps": 1, "workdir": second,
+                                "meta_learning_rate": 0.0, "init_theta": first}):
+        meta_train.main(["meta_train"])
+    lopt, after, _ = meta_train.lopt_es.load_meta_params(os.path.join(second, "theta"))
+    # At meta-learning rate 0 the run ends where it started: at the saved θ, not at a fresh one.
+    assert lopt.name == "small_fc_lopt"
+    jax.tree_util.tree_map(np.testing.assert_array_equal, after, before)
+    fresh = lopt.init_meta_params(jax.random.split(jax.random.PRNGKey(0))[0])
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(after),
+                                                          jax.tree_util.tree_leaves(fresh)))
+
+
 @pytest.mark.parametrize("overrides,message", [
+    ({"train_only": ["lstm"]}, "--train_only: partially_trained: small_fc_lopt's θ has no entry 'lstm'; its entries"),
+    ({"init_theta": "/nonexistent/theta"}, "--init_theta=/nonexistent/theta: no saved meta-parameters"),
+    ({"init_theta": "/nonexistent/theta", "lopt_config": ["hidden_size=3"]},
+     "--lopt_config cannot be combined with --init_theta"),
     ({"lopt_config": ["hidden=3"]}, "small_fc_lopt has no configuration field 'hidden'; fields: exp_mult"),
     ({"lopt_config": ["hidden_size"]}, "--lopt_config item 'hidden_size' is not key=value"),
     ({"lopt_config": ["hidden_size=2.5"]}, "--lopt_config hidden_size=2.5: expected a int, like the default 4"),

@@ -46,6 +46,7 @@ from lopt_architectures.nadamw import (
     nadamw,
     sample_nadamw_hyperparameters,
 )
+from lopt_architectures.partial import PartiallyTrained, partially_trained
 from lopt_architectures.optax_interop import AsOptaxState, OptaxOptimizerState, as_optax, from_optax
 from lopt_architectures.registry import HAND_DESIGNED, LEARNED, make_learned_optimizer, make_optimizer
 from lopt_architectures.schedules import warmup_cosine_schedule
@@ -70,6 +71,7 @@ __all__ = [
     "NNAdamHparams",
     "NNAdamState",
     "OptaxOptimizerState",
+    "PartiallyTrained",
     "Optimizer",
     "RnnFcLOpt",
     "RnnFcLOptState",
@@ -96,6 +98,7 @@ __all__ = [
     "nadamw",
     "nn_adam",
     "num_meta_params",
+    "partially_trained",
     "radam",
     "record_validation_loss",
     "rmsprop",
