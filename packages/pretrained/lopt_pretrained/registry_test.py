@@ -12,7 +12,7 @@ import pytest
 import lopt_pretrained
 from lopt_pretrained import registry
 
-SHIPPED = ("small_fc_lopt_digits_mlp", "small_fc_lopt_families", "nn_adam_families")
+SHIPPED = ("small_fc_lopt_digits_mlp", "small_fc_lopt_families", "nn_adam_families", "nn_adam_schedule_families")
 
 
 def small_problem():
@@ -23,6 +23,15 @@ def small_problem():
 
 def test_the_meta_trained_optimizers_are_shipped():
     assert set(SHIPPED) <= set(lopt_pretrained.names())
+
+
+def test_the_schedule_entry_is_adam_on_its_learned_schedule():
+    """nn_adam_schedule_families trained only its schedule and initial hyperparameters (README): zero controls."""
+    lopt, theta, info = lopt_pretrained.load("nn_adam_schedule_families")
+    assert lopt.schedule_knots == 6 and "--train_only=schedule,initial_hparams" in info["training"]["command"]
+    assert not np.any(np.asarray(theta["controls"]["w"])) and not np.any(np.asarray(theta["controls"]["b"]))
+    multipliers = np.exp(10 * np.asarray(theta["schedule"]))
+    assert multipliers[0] < 0.5 and multipliers[-1] < 0.5 and multipliers[1:-1].min() > 1.5  # warm-up, plateau, decay
 
 
 @pytest.mark.parametrize("name", lopt_pretrained.names())
