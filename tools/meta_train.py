@@ -130,8 +130,8 @@ def starting_point() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer]:
         lopt = la.make_learned_optimizer(_LOPT.value, **lopt_config(_LOPT.value, _LOPT_CONFIG.value))
         if not _TRAIN_ONLY.value:
             return lopt, lopt
-        # θ where meta_train would start it (lopt_es.init_state's key), so --train_only changes only what moves.
-        theta = lopt.init_meta_params(jax.random.split(jax.random.PRNGKey(_SEED.value))[0])
+        # θ where an unrestricted run starts, so --train_only changes only what moves.
+        theta = lopt_es.initial_meta_params(lopt, _SEED.value)
     try:
         return lopt, la.partially_trained(lopt, theta, _TRAIN_ONLY.value or None)
     except ValueError as e:

@@ -67,15 +67,17 @@ def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_pat
 
 def test_train_only_moves_the_named_entries_and_saves_the_whole_theta(tmp_path):
     workdir = str(tmp_path / "partial")
-    settings = {**TINY, "lopt": "nn_adam", "lopt_config": ["lstm_hidden_size=4", "schedule_knots=3", "initial_learning_rate=1e-3"],
+    settings = {**TINY, "lopt": "nn_adam",
+                "lopt_config": ["lstm_hidden_size=4", "schedule_knots=3", "initial_learning_rate=1e-3"],
                 "train_only": ["schedule"], "outer_steps": 2, "workdir": workdir}
     with flagsaver.flagsaver(**settings):
-        architecture, trained, estimator, _ = meta_train.build()
+        _, trained, _, _ = meta_train.build()
         meta_train.main(["meta_train"])
     assert trained.trainable == ("schedule",)
     with flagsaver.flagsaver(**{**settings, "train_only": None}):  # where an unrestricted run of these flags starts
         architecture, _, estimator, _ = meta_train.build()
-    start = meta_train.lopt_es.init_state(architecture, estimator, meta_train.lopt_es.MetaTrainConfig(num_steps=1)).theta
+    config = meta_train.lopt_es.MetaTrainConfig(num_steps=1)
+    start = meta_train.lopt_es.init_state(architecture, estimator, config).theta
     lopt, theta, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
     assert lopt.name == "nn_adam" and lopt.schedule_knots == 3
     for name in ("lstm", "controls", "initial_hparams", "lstm_init_state"):
@@ -96,7 +98,7 @@ def test_init_theta_continues_from_a_saved_theta(tmp_path):
     # At meta-learning rate 0 the run ends where it started: at the saved θ, not at a fresh one.
     assert lopt.name == "small_fc_lopt"
     jax.tree_util.tree_map(np.testing.assert_array_equal, after, before)
-    fresh = lopt.init_meta_params(jax.random.split(jax.random.PRNGKey(0))[0])
+    fresh = meta_train.lopt_es.initial_meta_params(lopt, 0)
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(after),
                                                           jax.tree_util.tree_leaves(fresh)))
 

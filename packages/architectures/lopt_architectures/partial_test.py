@@ -48,7 +48,7 @@ def test_all_entries_by_default_start_training_at_the_given_theta():
 def test_usable_as_a_static_argument_of_jit():
     base = nn_adam(schedule_knots=2)
     part = partially_trained(base, base.init_meta_params(jax.random.PRNGKey(0)), ["schedule"])
-    assert isinstance(part, PartiallyTrained) and hash(part) == hash(part)
+    assert isinstance(part, PartiallyTrained)
     step = jax.jit(lambda lopt, theta: lopt.full(theta)["schedule"] * 2, static_argnums=0)
     np.testing.assert_allclose(step(part, {"schedule": jnp.ones(2)}), [2.0, 2.0])
 

@@ -16,7 +16,15 @@ from lopt_es.export import load_meta_params, save_meta_params
 from lopt_es.full_es import FullES, FullESState
 from lopt_es.meta_loss import MetaLoss
 from lopt_es.mixture import EstimatorMixture
-from lopt_es.meta_train import MetaTrainConfig, MetaTrainState, apply_meta_update, init_state, meta_train, read_metrics
+from lopt_es.meta_train import (
+    MetaTrainConfig,
+    MetaTrainState,
+    apply_meta_update,
+    init_state,
+    initial_meta_params,
+    meta_train,
+    read_metrics,
+)
 from lopt_es.sharding import member_mesh, shard_members
 from lopt_es.truncated import PES, TruncatedBPTT, TruncatedES, TruncatedState
 
@@ -42,6 +50,7 @@ __all__ = [
     "combine_task_gradients",
     "geometric_lengths",
     "init_state",
+    "initial_meta_params",
     "load_meta_params",
     "member_mesh",
     "meta_train",

@@ -56,11 +56,20 @@ class MetaTrainState(NamedTuple):
     estimator_state: Any
 
 
+def _init_keys(seed: int) -> jax.Array:
+    """(θ's key, the estimator's key) of a run with this seed."""
+    return jax.random.split(jax.random.PRNGKey(seed))
+
+
+def initial_meta_params(lopt: la.LearnedOptimizer, seed: int) -> Any:
+    """θ where `meta_train` with this seed starts."""
+    return lopt.init_meta_params(_init_keys(seed)[0])
+
+
 def init_state(lopt: la.LearnedOptimizer, estimator: GradientEstimator, config: MetaTrainConfig) -> MetaTrainState:
     """The state before the first step (also the template that checkpoints are checked against)."""
-    key = jax.random.PRNGKey(config.seed)
-    theta_key, estimator_key = jax.random.split(key)
-    theta = lopt.init_meta_params(theta_key)
+    theta = initial_meta_params(lopt, config.seed)
+    estimator_key = _init_keys(config.seed)[1]
     return MetaTrainState(
         step=np.asarray(0, np.int64), theta=theta, opt_state=config.meta_optimizer().init(theta),
         estimator_state=estimator.init(estimator_key, theta),
