@@ -52,6 +52,8 @@ from lopt_architectures.registry import HAND_DESIGNED, LEARNED, make_learned_opt
 from lopt_architectures.schedules import warmup_cosine_schedule
 from lopt_architectures.small_fc_lopt import SmallFcLOpt, SmallFcLOptState, small_fc_lopt
 from lopt_architectures.velo import VeLO, VeLOState, velo
+from lopt_architectures.celo import Celo, CeloAdam, CeloState, celo, celo_adam
+from lopt_architectures.celo2 import Celo2, Celo2State, celo2, newton_schulz
 from lopt_architectures.wrappers import AccumulationState, gradient_accumulation, weight_decay
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
@@ -77,6 +79,11 @@ __all__ = [
     "RnnFcLOptState",
     "SmallFcLOpt",
     "SmallFcLOptState",
+    "Celo",
+    "Celo2",
+    "Celo2State",
+    "CeloAdam",
+    "CeloState",
     "VeLO",
     "VeLOState",
     "adabelief",
@@ -108,6 +115,10 @@ __all__ = [
     "sgdm",
     "sm3",
     "small_fc_lopt",
+    "celo",
+    "celo2",
+    "celo_adam",
+    "newton_schulz",
     "velo",
     "warmup_cosine_schedule",
     "weight_decay",

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from lopt_architectures import hand_designed
 from lopt_architectures.base import LearnedOptimizer, Optimizer
+from lopt_architectures.celo import celo, celo_adam
+from lopt_architectures.celo2 import celo2
 from lopt_architectures.fc_lopt import fc_lopt
 from lopt_architectures.nadamw import nadamw
 from lopt_architectures.nn_adam import nn_adam
@@ -37,6 +39,9 @@ HAND_DESIGNED: dict[str, Callable[..., Optimizer]] = {
 
 #: Learned optimizer constructors (configuration overrides as keywords).
 LEARNED: dict[str, Callable[..., LearnedOptimizer]] = {
+    "celo": celo,
+    "celo2": celo2,
+    "celo_adam": celo_adam,
     "fc_lopt": fc_lopt,
     "nn_adam": nn_adam,
     "rnn_fc_lopt": rnn_fc_lopt,

@@ -190,8 +190,19 @@ def _mix_bank(bank: dict, coefficients: jax.Array) -> dict:
 
 
 def _per_param_step(config, bank, coefficients, lr_mult, p, g, m, v, v_row, v_col, v_diag):
-    """New values of one tensor: the mixed MLP run fused and elementwise over its channels."""
-    mlp = _mix_bank(bank, coefficients)
+    """New values of one tensor: the bank mixed by this tensor's coefficients, then `mlp_step`."""
+    return mlp_step(_mix_bank(bank, coefficients), lr_mult, p, g, m, v, v_row, v_col, v_diag,
+                    exp_mult=config.exp_mult, step_mult=config.step_mult)
+
+
+def mlp_step(mlp, lr_mult, p, g, m, v, v_row, v_col, v_diag, *, exp_mult, step_mult):
+    """New values of one tensor under VeLO's per-parameter MLP `mlp` (also Celo's update rule).
+
+    `mlp` = {"w0": {group: (width, H)}, "b0", "w1", "b1", "w2", "b2"}; the
+    network runs fused and elementwise over the 30 channels, each normalised
+    to unit second moment over the tensor, and
+    Δφ = lr_mult·d·rms(φ)·exp(exp_mult·s)·step_mult.
+    """
     groups = lf.velo_channel_groups(p, g, m, v, v_row, v_col, v_diag)
     channels = [group[..., k] for group in groups for k in range(group.shape[-1])]
     inv_rms = jnp.stack([jax.lax.rsqrt(1e-5 + jnp.mean(jnp.square(c))) for c in channels])
@@ -202,7 +213,7 @@ def _per_param_step(config, bank, coefficients, lr_mult, p, g, m, v, v_row, v_co
     direction, magnitude = outputs[0], outputs[1]
     p32 = p.astype(channels[0].dtype)
     param_scale = jnp.sqrt(jnp.mean(jnp.square(p32)) + 1e-9)
-    step = lr_mult * (direction * (param_scale * jnp.exp(magnitude * config.exp_mult)) * config.step_mult)
+    step = lr_mult * (direction * (param_scale * jnp.exp(magnitude * exp_mult)) * step_mult)
     return (p32 - step).astype(p.dtype)
 
 

@@ -10,6 +10,13 @@ function jits and vmaps, and outputs keep the parameters' dtype.
 from importlib import resources as _resources
 
 from lopt_features.accumulator import Accumulator, ema
+from lopt_features.celo import (
+    CELO2_CHANNEL_GROUPS,
+    CELO_SCHEDULER_FEATURES,
+    celo2_channel_groups,
+    celo_scheduler_features,
+    normalize_last_two_axes,
+)
 from lopt_features.factored import (
     FactoredState,
     factored_dims,
@@ -66,6 +73,11 @@ from lopt_features.velo import VELO_CHANNEL_GROUPS, VELO_TENSOR_FEATURES, velo_c
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 __all__ = [
+    "CELO2_CHANNEL_GROUPS",
+    "CELO_SCHEDULER_FEATURES",
+    "celo2_channel_groups",
+    "celo_scheduler_features",
+    "normalize_last_two_axes",
     "Accumulator",
     "FC_LOPT_FEATURE_NAMES",
     "FC_LOPT_MOMENTUM_DECAYS",
