@@ -4,7 +4,9 @@
         --tasks=digits_mlp,digits_autoencoder,family:mlp:1 --steps=500 --seeds=5 --out=runs/pes/eval
 
 `--optimizer` is `checkpoint:<dir>` (meta-parameters saved by tools/meta_train),
-`pretrained:<name>` (lopt_pretrained's registry) or a hand-designed
+`pretrained:<name>` (lopt_pretrained's registry), `reference:<arch>:<file>`
+(a weights file of the reference implementation or of the Celo family,
+e.g. reference:celo:theta.state) or a hand-designed
 optimizer's name (with `--learning_rate`). `--tasks` lists fixed tasks
 (lopt_tasks.TASKS), variants of them with fields replaced,
 `<task>:<field>=<value>...` (e.g. `digits_mlp:hidden_sizes=32x32:batch_size=32`:
@@ -20,14 +22,12 @@ the sorted speedups. A wrong flag, an unknown name, a missing checkpoint or
 missing data ends the program with one line saying so.
 """
 
-import dataclasses
 import os
 import sys
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # `bazel run` passes no --test_env; avoids probing for TPUs
 
-import jax
 import lopt_architectures as la
 import lopt_es
 import lopt_eval
@@ -38,7 +38,8 @@ from lopt_eval import evaluation, plots
 
 import common_flags
 
-_OPTIMIZER = flags.DEFINE_string("optimizer", None, "checkpoint:<dir>, pretrained:<name>, or a hand-designed name.")
+_OPTIMIZER = flags.DEFINE_string("optimizer", None, "checkpoint:<dir>, pretrained:<name>, reference:<arch>:<file>, "
+                                 "or a hand-designed name.")
 _LR = flags.DEFINE_float("learning_rate", 1e-3, "Learning rate of a hand-designed --optimizer.", lower_bound=0.0)
 _TASKS = flags.DEFINE_list("tasks", ["digits_mlp"], "Task names, <task>:<field>=<value>... for a variant "
                            "(e.g. digits_mlp:hidden_sizes=32x32), or family:<name>:<seed> for a sampled task.")
@@ -55,9 +56,14 @@ _VALID_EVERY = flags.DEFINE_integer("valid_every", 0, "Evaluate held-out loss ev
 _UNROLL = flags.DEFINE_integer("scan_unroll", 1, "Unroll the training loop this many steps: slower to compile, much "
                                "faster for conv nets on CPU (e.g. 20).", lower_bound=1)
 _OUT = flags.DEFINE_string("out", None, "Output directory.")
+_SUITE = flags.DEFINE_string("suite", None, "A named suite of lopt_eval.suites (e.g. heldout-v1, heldout-v1-long, "
+                             "validation-v1): its tasks, steps and seeds, instead of --tasks/--steps/--seeds.")
+_CACHE = flags.DEFINE_string("baseline_cache", None, "Directory of tuned baselines to reuse (and add to): a baseline "
+                             "already computed for the same task, steps, seeds, search and package versions is read, "
+                             "not run again.")
 
 OWN_FLAGS = ("optimizer", "learning_rate", "tasks", "steps", "seeds", "baselines", "baseline_multiple",
-             "nadamw_trials", "valid_every", "scan_unroll", "out", "data_dir")
+             "nadamw_trials", "valid_every", "scan_unroll", "out", "baseline_cache", "suite", "data_dir")
 
 
 def fail(message) -> None:
@@ -65,59 +71,11 @@ def fail(message) -> None:
 
 
 def resolve_task(spec: str) -> lt.Task:
-    if spec.startswith("family:"):
-        parts = spec.split(":")
-        if len(parts) != 3 or not parts[2].isdigit():
-            fail(f"task {spec!r}: sampled tasks are family:<name>:<seed>, e.g. family:mlp:1")
-        if parts[1] not in lt.FAMILIES:
-            fail(f"unknown task family {parts[1]!r}; choices: {', '.join(sorted(lt.FAMILIES))}")
-        family = common_flags.with_data_dir(lt.get_family(parts[1]))
-        return family.task(family.sample(jax.random.PRNGKey(int(parts[2]))))
-    name, *overrides = spec.split(":")
-    if name not in lt.TASKS:
-        fail(f"unknown task {name!r}; choices: {', '.join(sorted(lt.TASKS))}, or family:<name>:<seed>")
-    task = common_flags.with_data_dir(lt.get_task(name))
-    return task_variant(task, spec, overrides) if overrides else task
-
-
-# Fields a variant may not change: its identity and where its data lives.
-_FIXED_FIELDS = ("name", "data_dir")
-
-
-def task_variant(task: lt.Task, spec: str, overrides: list[str]) -> lt.Task:
-    """`task` with fields replaced, from `field=value` items (tuples of ints as 32x32, () as an empty value).
-
-    The tradeoffs paper's generalisation axes (width, depth, batch size) as
-    held-out tasks, e.g. digits_mlp:hidden_sizes=32x32:batch_size=32."""
-    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task) if f.name not in _FIXED_FIELDS}
-    changes = {}
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or key not in fields:
-            fail(f"task {spec!r}: {item!r} is not field=value with a field of {task.name}: {', '.join(sorted(fields))}")
-        default = fields[key]
-        try:
-            if isinstance(default, bool):
-                if text not in ("true", "false"):
-                    raise ValueError
-                value = text == "true"
-            elif isinstance(default, (int, float, str)):
-                value = type(default)(text)
-            elif isinstance(default, tuple) or default is None:
-                value = tuple(int(part) for part in text.split("x")) if text not in ("", "()") else ()
-            else:
-                raise ValueError
-            if any(isinstance(v, int) and not isinstance(v, bool) and v < 1
-                   for v in (value if isinstance(value, tuple) else (value,))):
-                raise ValueError
-        except ValueError:
-            fail(f"task {spec!r}: cannot read {key}={text!r} like {key}'s default {default!r} "
-                 "(positive integers; tuples of them are written 32x32)")
-        changes[key] = value
+    """The task a spec names (`lopt_tasks.task_from_spec`), or one line saying why it names none."""
     try:
-        return dataclasses.replace(task, name=spec, **changes)
-    except (TypeError, ValueError) as e:
-        fail(f"task {spec!r}: {e}")
+        return lt.task_from_spec(spec, data_dir=common_flags.DATA_DIR.value)
+    except lt.TaskSpecError as e:
+        fail(str(e))
 
 
 def resolve_optimizer(spec: str):
@@ -139,9 +97,19 @@ def resolve_optimizer(spec: str):
         except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
             fail(f"cannot load pretrained optimizer {name!r}: {e}")
         return f"pretrained:{name}", lambda: lopt.optimizer(theta), info.get("inner_length")
+    if spec.startswith("reference:"):
+        arch, _, path = spec[len("reference:"):].partition(":")
+        if not path:
+            fail(f"optimizer {spec!r}: reference weights are reference:<arch>:<file>, e.g. reference:celo:theta.state")
+        try:
+            lopt = la.make_learned_optimizer(arch)
+            theta = lopt_pretrained.load_reference_checkpoint(path, arch)
+        except (KeyError, OSError, lopt_pretrained.CheckpointFormatError) as e:
+            fail(f"cannot load {arch} weights from {path!r}: {e}")
+        return f"{arch} ({os.path.basename(path)})", lambda: lopt.optimizer(theta), None
     if spec in la.HAND_DESIGNED:
         return f"{spec}(lr={_LR.value:g})", lambda: la.make_optimizer(spec, learning_rate=_LR.value), None
-    fail(f"unknown optimizer {spec!r}; choices: checkpoint:<dir>, pretrained:<name>, "
+    fail(f"unknown optimizer {spec!r}; choices: checkpoint:<dir>, pretrained:<name>, reference:<arch>:<file>, "
          f"{', '.join(sorted(la.HAND_DESIGNED))}")
 
 
@@ -171,18 +139,31 @@ def main(argv):
         if baseline != "nadamw" and baseline not in la.HAND_DESIGNED:
             fail(f"unknown baseline {baseline!r}; choices: {', '.join(sorted(la.HAND_DESIGNED))}")
     name, make, default_steps = resolve_optimizer(_OPTIMIZER.value)
-    steps = _STEPS.value or default_steps
+    if _SUITE.value:
+        try:
+            suite = lopt_eval.suites.get_suite(_SUITE.value)
+        except KeyError as e:
+            fail(e.args[0])
+        given = [f"--{f}" for f in ("tasks", "steps", "seeds") if flags.FLAGS[f].value != flags.FLAGS[f].default]
+        if given:
+            fail(f"--suite sets the tasks, steps and seeds; drop {', '.join(given)}")
+        specs, steps, seeds = suite.tasks, suite.num_steps, suite.seeds
+    else:
+        specs, steps, seeds = _TASKS.value, _STEPS.value or default_steps, tuple(range(_SEEDS.value))
     if not steps:
         fail("--steps is required for an optimizer without a meta-training horizon")
-    tasks = {spec: resolve_task(spec) for spec in _TASKS.value}
+    if not specs:
+        fail("--tasks is empty: name at least one task")
+    tasks = {spec: resolve_task(spec) for spec in specs}
     config = evaluation.EvaluationConfig(
-        num_steps=int(steps), seeds=tuple(range(_SEEDS.value)), baselines=tuple(_BASELINES.value),
+        num_steps=int(steps), seeds=tuple(seeds), baselines=tuple(_BASELINES.value),
         baseline_multiple=_MULTIPLE.value, nadamw_trials=_NADAMW_TRIALS.value, valid_every=_VALID_EVERY.value,
         scan_unroll=_UNROLL.value)
     started = time.perf_counter()
     try:
-        results = evaluation.evaluate(name, make, tasks, config, log=lambda m: print(m, file=sys.stderr, flush=True))
-    except FileNotFoundError as e:
+        results = evaluation.evaluate(name, make, tasks, config, log=lambda m: print(m, file=sys.stderr, flush=True),
+                                      baseline_cache_dir=_CACHE.value)
+    except (FileNotFoundError, lopt_eval.ResultsError) as e:
         fail(str(e))
     out = _OUT.value
     lopt_eval.save(os.path.join(out, "results.json"), results)
@@ -194,6 +175,8 @@ def main(argv):
     if any(s.speedup for s in results.summary):
         plots.speedup_curve(results, os.path.join(out, "speedups.png"))
     print(table(results))
+    if any(s.speedup for s in results.summary):
+        print(lopt_eval.scorecard.scorecard(results).line())
     print(f"wrote {out}/results.json and plots in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -34,10 +34,16 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ({"optimizer": "adamx"}, "unknown optimizer 'adamx'; choices: checkpoint:<dir>, pretrained:<name>, adabelief"),
+    ({"optimizer": "adamx"}, "unknown optimizer 'adamx'; choices: checkpoint:<dir>, pretrained:<name>, reference:<arch>:<file>, adabelief"),
     ({"optimizer": "checkpoint:/nonexistent/x"}, "no checkpoint directory '/nonexistent/x'"),
     ({"optimizer": "pretrained:nope"}, "cannot load pretrained optimizer 'nope': no pretrained optimizer 'nope'; known: "),
     ({"optimizer": "sgd"}, "--steps is required"),
+    ({"optimizer": "sgd", "steps": 2, "tasks": []}, "--tasks is empty"),
+    ({"optimizer": "sgd", "suite": "heldout"}, "unknown suite 'heldout'; known: heldout-v1"),
+    ({"optimizer": "sgd", "suite": "heldout-v1", "steps": 3}, "--suite sets the tasks, steps and seeds; drop --steps"),
+    ({"optimizer": "reference:celo", "steps": 2}, "reference weights are reference:<arch>:<file>"),
+    ({"optimizer": "reference:celo:/no/such/theta.state", "steps": 2}, "cannot load celo weights from"),
+    ({"optimizer": "reference:celo9:/no/such/theta.state", "steps": 2}, "unknown learned optimizer 'celo9'"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["mnist_cnn"]}, "unknown task 'mnist_cnn'; choices: cifar10_autoencoder"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["family:cnn:1"]}, "unknown task family 'cnn'"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["family:mlp"]}, "sampled tasks are family:<name>:<seed>"),
@@ -85,3 +91,21 @@ def test_task_variants_replace_fields_and_keep_the_spec_as_their_name():
     import jax
     count = lambda task: sum(x.size for x in jax.tree_util.tree_leaves(task.init(jax.random.PRNGKey(0))))
     assert count(evaluate.resolve_task("digits_mlp:hidden_sizes=32x32")) == 64 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10
+
+
+def test_suite_sets_tasks_steps_and_seeds(tmp_path, monkeypatch):
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_evaluate(name, make, tasks, config, **kwargs):
+        seen.update(tasks=list(tasks), steps=config.num_steps, seeds=config.seeds, cache=kwargs["baseline_cache_dir"])
+        raise Stop
+
+    monkeypatch.setattr(evaluate.evaluation, "evaluate", fake_evaluate)
+    with flagsaver.flagsaver(optimizer="sgd", suite="validation-v1", out=str(tmp_path), baseline_cache=str(tmp_path)):
+        with pytest.raises(Stop):
+            evaluate.main(["evaluate"])
+    suite = evaluate.lopt_eval.suites.get_suite("validation-v1")
+    assert seen == {"tasks": list(suite.tasks), "steps": 1000, "seeds": suite.seeds, "cache": str(tmp_path)}

@@ -16,6 +16,19 @@ make it megabytes — the plots, and meta_training.json: the meta-training
 curve, averaged into at most 500 points). The entry is assembled in a temporary directory and renamed into
 place, so a failure leaves the registry as it was.
 
+A learned optimizer meta-trained by others comes from its original weights
+file and a provenance spec (`tools/third_party/<name>.json`: architecture,
+description, who trained it with what compute, source repository, commit and
+path, licence, and the licence text's file):
+
+    bazel run //tools:register_pretrained -- --entry=celo --third_party=tools/third_party/celo.json \
+        --reference_checkpoint=/path/to/celo/theta.state --evaluation_dir=runs/celo/T200,runs/celo/T1000
+
+The entry records the SHA-256 of the original file and carries the licence
+text as `LICENSE`. Its evaluations may be at several horizons: the shortest
+goes to results.json, each other one to results_T<steps>.json (plots
+prefixed T<steps>_).
+
 With `--add_evaluation` (and no `--meta_train_dir`) the entry's θ, training
 record and curve stay as they are and `--evaluation_dir`'s tasks are merged
 into its evaluation, e.g. held-out tasks named after it was registered:
@@ -26,13 +39,16 @@ into its evaluation, e.g. held-out tasks named after it was registered:
 
 import dataclasses
 import glob
+import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 from typing import Any, NamedTuple
 
+import lopt_architectures
 import lopt_es
 import lopt_eval
 import lopt_pretrained
@@ -50,10 +66,16 @@ _DESCRIPTION = flags.DEFINE_string("description", "", "One paragraph: what the o
 _REGISTRY = flags.DEFINE_string("registry", None, "Registry directory (default: this checkout's "
                                 "packages/pretrained/lopt_pretrained/entries).")
 _REPLACE = flags.DEFINE_bool("replace_entry", False, "Replace an existing entry of that name.")
+_THIRD_PARTY = flags.DEFINE_string("third_party", None, "Provenance spec (JSON) of weights meta-trained by others; "
+                                   "with --reference_checkpoint instead of --meta_train_dir.")
+_REFERENCE_CHECKPOINT = flags.DEFINE_string("reference_checkpoint", None,
+                                            "The original weights file of a --third_party entry.")
 _ADD = flags.DEFINE_bool("add_evaluation", False, "Add --evaluation_dir's tasks to an existing entry's evaluation, "
                          "keeping its θ, training record and curve (no --meta_train_dir).")
 
-OWN_FLAGS = ("entry", "meta_train_dir", "evaluation_dir", "description", "registry", "replace_entry", "add_evaluation")
+OWN_FLAGS = ("entry", "meta_train_dir", "evaluation_dir", "description", "registry", "replace_entry", "add_evaluation",
+             "third_party", "reference_checkpoint")
+SPEC_FIELDS = ("arch", "description", "provenance", "license_text_file")
 CURVE_POINTS = 500
 
 
@@ -115,6 +137,8 @@ class Source(NamedTuple):
     curve: dict
     curve_png: str
     earlier: lopt_eval.Results | None
+    provenance: dict | None = None
+    license_text: str | None = None
 
 
 def meta_training_source(directory: str) -> Source:
@@ -137,6 +161,36 @@ def meta_training_source(directory: str) -> Source:
                   os.path.join(directory, "meta_training.png"), None)
 
 
+def third_party_source(spec_path: str, checkpoint: str) -> Source:
+    """θ from another project's weights file, with the provenance spec that says who made it and under what licence."""
+    try:
+        with open(spec_path) as f:
+            spec = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        fail(f"cannot read the provenance spec {spec_path}: {e}")
+    missing = [k for k in SPEC_FIELDS if k not in spec]
+    if missing:
+        fail(f"{spec_path}: missing field(s) {', '.join(missing)} (needs {', '.join(SPEC_FIELDS)})")
+    for key in ("trained_by", "compute", "source", "license"):
+        if key not in spec["provenance"]:
+            fail(f"{spec_path}: provenance lacks {key!r}")
+    license_path = os.path.join(os.path.dirname(os.path.abspath(spec_path)), spec["license_text_file"])
+    try:
+        with open(license_path) as f:
+            license_text = f.read()
+        with open(checkpoint, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        theta = lopt_pretrained.load_reference_checkpoint(checkpoint, spec["arch"])
+    except (OSError, KeyError, lopt_pretrained.CheckpointFormatError) as e:
+        fail(str(e))
+    lopt = lopt_architectures.make_learned_optimizer(spec["arch"])
+    provenance = {**spec["provenance"], "source": {**spec["provenance"]["source"], "sha256": digest}}
+    training = {"by": provenance["trained_by"], "compute": provenance["compute"],
+                "meta_training": provenance.get("meta_training")}
+    return Source(lopt, theta, None, _DESCRIPTION.value or spec["description"], training, None, {}, "", None,
+                  provenance, license_text)
+
+
 def entry_source(target: str, name: str) -> Source:
     """An existing entry's θ, record, curve and evaluation (for --add_evaluation)."""
     try:
@@ -151,10 +205,47 @@ def entry_source(target: str, name: str) -> Source:
                   training, training.get("outer_steps"), curve, os.path.join(target, "meta_training.png"), earlier)
 
 
+def read_evaluations(horizon: int | None, third_party: bool) -> dict[int, list[lopt_eval.Results]]:
+    """--evaluation_dir's results by horizon; a lopt-trained entry's must all be at its meta-training horizon."""
+    by_horizon: dict[int, list[lopt_eval.Results]] = {}
+    for directory in _EVALUATION_DIR.value:
+        results_path = os.path.join(directory, "results.json")
+        try:
+            part = lopt_eval.load(results_path)
+        except (OSError, lopt_eval.ResultsError) as e:
+            fail(f"cannot read the evaluation: {e}")
+        steps = part.config.get("num_steps")
+        if not third_party and steps != horizon:
+            fail(f"{results_path} evaluates {steps} steps; the meta-training horizon is "
+                 f"{horizon} (evaluate with --steps={horizon})")
+        by_horizon.setdefault(int(steps), []).append(part)
+    return by_horizon
+
+
+def merged(parts: list[lopt_eval.Results]) -> lopt_eval.Results:
+    try:
+        # Every part evaluates the same θ, whether named checkpoint:<dir> or pretrained:<entry>.
+        return lopt_eval.merge(parts, candidate=parts[0].config.get("candidate")) if len(parts) > 1 else parts[0]
+    except lopt_eval.ResultsError as e:
+        fail(f"cannot merge the evaluations: {e}")
+
+
+def evaluation_record(results: lopt_eval.Results) -> dict:
+    return {"num_steps": results.config.get("num_steps"), "seeds": len(results.config.get("seeds", [])),
+            "baselines": results.config.get("baselines"), "tasks": evaluation_summary(results)}
+
+
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
-    required = (_ENTRY, _EVALUATION_DIR) if _ADD.value else (_ENTRY, _META_TRAIN_DIR, _EVALUATION_DIR)
+    third_party = bool(_THIRD_PARTY.value)
+    if third_party and (_META_TRAIN_DIR.value or _ADD.value):
+        fail("--third_party registers another project's weights; drop --meta_train_dir / --add_evaluation")
+    if third_party and not _REFERENCE_CHECKPOINT.value:
+        fail("--third_party needs --reference_checkpoint (the original weights file)")
+    if _REFERENCE_CHECKPOINT.value and not third_party:
+        fail("--reference_checkpoint needs --third_party (the provenance spec of those weights)")
+    required = (_ENTRY, _EVALUATION_DIR) if (_ADD.value or third_party) else (_ENTRY, _META_TRAIN_DIR, _EVALUATION_DIR)
     for flag in required:
         if not flag.value:
             fail(f"--{flag.name} is required")
@@ -172,29 +263,29 @@ def main(argv):
     else:
         if os.path.exists(target) and not _REPLACE.value:
             fail(f"entry {name!r} exists in {registry}; pass --replace_entry to replace it")
-        source = meta_training_source(_META_TRAIN_DIR.value)
-    horizon = source.horizon
-    parts = [source.earlier] if source.earlier is not None else []
-    for directory in _EVALUATION_DIR.value:
-        results_path = os.path.join(directory, "results.json")
-        try:
-            parts.append(lopt_eval.load(results_path))
-        except (OSError, lopt_eval.ResultsError) as e:
-            fail(f"cannot read the evaluation: {e}")
-        if parts[-1].config.get("num_steps") != horizon:
-            fail(f"{results_path} evaluates {parts[-1].config.get('num_steps')} steps; the meta-training horizon is "
-                 f"{horizon} (evaluate with --steps={horizon})")
-    try:
-        # Every part evaluates the θ of --meta_train_dir, whether named checkpoint:<dir> or pretrained:<entry>.
-        results = lopt_eval.merge(parts, candidate=parts[0].config.get("candidate")) if len(parts) > 1 else parts[0]
-    except lopt_eval.ResultsError as e:
-        fail(f"cannot merge the evaluations: {e}")
+        if third_party:
+            source = third_party_source(_THIRD_PARTY.value, _REFERENCE_CHECKPOINT.value)
+        else:
+            source = meta_training_source(_META_TRAIN_DIR.value)
+    by_horizon = read_evaluations(source.horizon, third_party)
+    primary = source.horizon if source.horizon is not None else min(by_horizon)
+    if source.earlier is not None:
+        by_horizon[primary] = [source.earlier] + by_horizon.get(primary, [])
+    results_by_horizon = {h: merged(parts) for h, parts in sorted(by_horizon.items())}
+    results = results_by_horizon[primary]
     training = {**source.training, "versions": source.training.get("versions", results.versions)}
     # Per-task plots of every part; the speedup plot spans all tasks, so it is drawn again from the merged results.
-    plot_dirs = ([target] if source.earlier is not None else []) + list(_EVALUATION_DIR.value)
-    plots = sorted(p for d in plot_dirs for p in glob.glob(os.path.join(d, "*.png"))
-                   if (len(parts) == 1 or os.path.basename(p) != "speedups.png")
-                   and os.path.basename(p) != "meta_training.png")
+    parts = by_horizon[primary]
+    plot_dirs = ([target] if source.earlier is not None else []) + [
+        d for d in _EVALUATION_DIR.value if lopt_eval.load(os.path.join(d, "results.json")).config.get("num_steps")
+        == primary]
+    plots = {os.path.basename(p): p for d in plot_dirs for p in sorted(glob.glob(os.path.join(d, "*.png")))
+             if (len(parts) == 1 or os.path.basename(p) != "speedups.png")
+             and os.path.basename(p) != "meta_training.png" and not re.match(r"T\d+_", os.path.basename(p))}
+    for directory in _EVALUATION_DIR.value:
+        steps = lopt_eval.load(os.path.join(directory, "results.json")).config.get("num_steps")
+        if steps != primary:
+            plots.update({f"T{steps}_{os.path.basename(p)}": p for p in glob.glob(os.path.join(directory, "*.png"))})
     curve_png = source.curve_png
     os.makedirs(registry, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=registry)
@@ -202,26 +293,43 @@ def main(argv):
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)  # readable like any package directory (mkdtemp makes it private)
     try:
+        evaluation = {"seeds": len(results.config.get("seeds", [])), "baselines": results.config.get("baselines"),
+                      "tasks": evaluation_summary(results)}
+        extra = {}
+        if len(results_by_horizon) > 1:
+            extra["evaluations"] = [
+                {**evaluation_record(r), "file": "results.json" if h == primary else f"results_T{h}.json"}
+                for h, r in results_by_horizon.items()]
+        if source.provenance is not None:
+            extra["origin"] = lopt_pretrained.ORIGIN_THIRD_PARTY
+            extra["provenance"] = source.provenance
+        else:
+            extra["origin"] = lopt_pretrained.ORIGIN_LOPT
+        has_curve = bool(source.curve)
         lopt_pretrained.save_entry(
-            staging, name, source.lopt, source.theta, description=source.description, inner_length=horizon,
-            training=training,
-            evaluation={"seeds": len(results.config.get("seeds", [])), "baselines": results.config.get("baselines"),
-                        "tasks": evaluation_summary(results)},
-            plots=sorted({os.path.basename(p) for p in plots} | ({"speedups.png"} if len(parts) > 1 else set()))
-            + (["meta_training.png"] if os.path.exists(curve_png) else []),
+            staging, name, source.lopt, source.theta, description=source.description, inner_length=source.horizon,
+            training=training, evaluation=evaluation,
+            plots=sorted(set(plots) | ({"speedups.png"} if len(parts) > 1 else set()))
+            + (["meta_training.png"] if curve_png and os.path.exists(curve_png) else []),
+            **extra,
         )
         # The sweep's other trials make the file megabytes; the summary (speedups included) and the plots
         # were computed from the full file, which stays in the evaluation directory.
-        shipped = dataclasses.replace(results, runs=[r for r in results.runs if r.role != "trial"])
-        lopt_eval.save(os.path.join(staging, "results.json"), shipped)
-        for plot in plots:
-            shutil.copy(plot, staging)
+        for h, r in results_by_horizon.items():
+            shipped = dataclasses.replace(r, runs=[run for run in r.runs if run.role != "trial"])
+            lopt_eval.save(os.path.join(staging, "results.json" if h == primary else f"results_T{h}.json"), shipped)
+        for stem, plot in plots.items():
+            shutil.copy(plot, os.path.join(staging, stem))
         if len(parts) > 1:
             plots_lib.speedup_curve(results, os.path.join(staging, "speedups.png"))
-        if os.path.exists(curve_png):
+        if curve_png and os.path.exists(curve_png):
             shutil.copy(curve_png, staging)
-        with open(os.path.join(staging, "meta_training.json"), "w") as f:
-            json.dump(source.curve, f)
+        if has_curve:
+            with open(os.path.join(staging, "meta_training.json"), "w") as f:
+                json.dump(source.curve, f)
+        if source.license_text is not None:
+            with open(os.path.join(staging, "LICENSE"), "w") as f:
+                f.write(source.license_text)
         for written in os.listdir(staging):
             os.chmod(os.path.join(staging, written), 0o666 & ~umask)
         lopt_pretrained.load_entry(staging)  # what was written loads
@@ -232,7 +340,8 @@ def main(argv):
         if os.path.exists(staging):
             shutil.rmtree(staging)
     added = f", {len(parts) - 1} evaluation(s) added" if source.earlier is not None else ""
-    print(f"registered {name!r} ({source.lopt.name}, {source.outer_steps} meta-training steps{added}) in {target}")
+    made = "third-party weights" if third_party else f"{source.outer_steps} meta-training steps"
+    print(f"registered {name!r} ({source.lopt.name}, {made}{added}) in {target}")
     return 0
 
 

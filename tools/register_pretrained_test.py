@@ -1,5 +1,6 @@
 """tools/register_pretrained: an entry from a meta-training directory and an evaluation; its error paths."""
 
+import hashlib
 import json
 import os
 
@@ -218,3 +219,83 @@ def test_adding_to_an_entry_without_its_curve_is_a_one_line_error(run):
     text = str(error.value.code)
     assert text.startswith("register_pretrained: cannot read entry 'mine'") and "meta_training.json" in text
     assert "\n" not in text
+
+
+def _evaluation_at(directory, steps, candidate="celo (theta.state)"):
+    """A minimal evaluation of one task at `steps` steps, with one plot."""
+    os.makedirs(directory)
+    curve = np.linspace(2.0, 0.5, steps)[None].repeat(2, 0)
+    runs = [lopt_eval.Run(candidate, "digits_mlp", "candidate", {}, steps, [0, 1], curve, 1e-3, [1.0, 1.0]),
+            lopt_eval.Run("adam", "digits_mlp", "baseline", {"learning_rate": 0.01}, steps, [0, 1], curve, 1e-3,
+                          [1.0, 1.0])]
+    summary = [lopt_eval.Summary(candidate, "digits_mlp", 0.1, 0.01, {"value": 1.5, "bound": None, "baseline": "adam"}),
+               lopt_eval.Summary("adam", "digits_mlp", 0.2, 0.02, None)]
+    results = lopt_eval.Results(config={"num_steps": steps, "seeds": [0, 1], "baselines": ["adam"],
+                                        "candidate": candidate, "tasks": ["digits_mlp"]}, runs=runs, summary=summary)
+    lopt_eval.save(str(directory / "results.json"), results)
+    (directory / "digits_mlp.png").write_bytes(b"\x89PNG" + bytes(100 + steps))
+
+
+@pytest.fixture
+def third_party(tmp_path):
+    """Celo-shaped weights in the authors' format, a provenance spec with its licence, and two horizons evaluated."""
+    theta = la.celo().init_meta_params(jax.random.PRNGKey(3))
+    weights = tmp_path / "theta.state"
+    lopt_pretrained.write_flax_msgpack(weights, lopt_pretrained.to_reference("celo", theta))
+    (tmp_path / "celo.LICENSE").write_text("MIT License\n\nCopyright (c) 2025 Someone\n")
+    spec = {"arch": "celo", "description": "released weights", "license_text_file": "celo.LICENSE",
+            "provenance": {"trained_by": "the authors", "compute": "24 GPU-hours",
+                           "source": {"repository": "a/b", "commit": "0" * 40, "path": "theta.state"},
+                           "license": {"spdx": "MIT", "file": "LICENSE"}}}
+    (tmp_path / "celo.json").write_text(json.dumps(spec))
+    _evaluation_at(tmp_path / "T200", 200)
+    _evaluation_at(tmp_path / "T1000", 1000)
+    return tmp_path, theta, weights
+
+
+def register_third_party(tmp_path, weights, **overrides):
+    settings = dict(entry="celo", third_party=str(tmp_path / "celo.json"), reference_checkpoint=str(weights),
+                    evaluation_dir=[str(tmp_path / "T200"), str(tmp_path / "T1000")],
+                    registry=str(tmp_path / "registry"), meta_train_dir=None)
+    with flagsaver.flagsaver(**{**settings, **overrides}):
+        register_pretrained.main(["register_pretrained"])
+
+
+def test_registers_third_party_weights_with_provenance_licence_and_both_horizons(third_party):
+    tmp_path, theta, weights = third_party
+    register_third_party(tmp_path, weights)
+    lopt, restored, entry = lopt_pretrained.load("celo", directory=str(tmp_path / "registry"))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, theta, restored)
+    assert entry["origin"] == "third_party" and entry["inner_length"] is None
+    assert entry["provenance"]["source"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert entry["provenance"]["trained_by"] == "the authors"
+    directory = tmp_path / "registry" / "celo"
+    assert (directory / "LICENSE").read_text().startswith("MIT License")
+    assert [e["num_steps"] for e in entry["evaluations"]] == [200, 1000]
+    assert [e["file"] for e in entry["evaluations"]] == ["results.json", "results_T1000.json"]
+    assert lopt_eval.load(str(directory / "results_T1000.json")).config["num_steps"] == 1000
+    assert sorted(entry["plots"]) == ["T1000_digits_mlp.png", "digits_mlp.png"]
+    assert (directory / "T1000_digits_mlp.png").stat().st_size == 1104  # the 1000-step plot, not the 200-step one
+    assert not (directory / "meta_training.json").exists()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"reference_checkpoint": None}, "--third_party needs --reference_checkpoint"),
+    ({"meta_train_dir": "x"}, "drop --meta_train_dir"),
+    ({"third_party": None}, "--reference_checkpoint needs --third_party"),
+])
+def test_third_party_flag_errors(third_party, overrides, message):
+    tmp_path, _, weights = third_party
+    with pytest.raises(SystemExit) as error:
+        register_third_party(tmp_path, weights, **overrides)
+    assert message in str(error.value.code)
+    assert not (tmp_path / "registry" / "celo").exists()
+
+
+def test_third_party_weights_of_another_architecture_are_refused(third_party):
+    tmp_path, _, _ = third_party
+    other = tmp_path / "adam.state"
+    lopt_pretrained.write_flax_msgpack(
+        other, lopt_pretrained.to_reference("celo_adam", la.celo_adam().init_meta_params(jax.random.PRNGKey(0))))
+    with pytest.raises(SystemExit, match="does not hold celo meta-parameters"):
+        register_third_party(tmp_path, other)

@@ -82,6 +82,12 @@ def test_package_files_and_names(name):
     assert re.fullmatch(r"\d+\.\d+\.\d+", _version(name))
 
 
+def test_the_project_and_every_package_state_their_licence():
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    for name in PACKAGES:
+        assert _pyproject(name)["project"].get("license") == {"text": "MIT"}, f"packages/{name}/pyproject.toml"
+
+
 @pytest.mark.parametrize("name", PACKAGES)
 def test_imports_point_down_the_graph_and_are_declared(name):
     imported = _lopt_imports(name)

@@ -8,6 +8,11 @@ bytes per parameter, measured from the state (parameters and step counters
 excluded).
 
     bazel run //tools:update_benchmark -- --sizes=1m,100k --repeats=30
+
+After each table it prints a few ratios measured in the same rounds:
+celo / small_fc_lopt (Celo's target: at most 1.2), celo_adam / optax.adam, and
+celo2 / small_fc_lopt, whose orthogonalisation is a chain of matrix products
+that grows with the width of each weight matrix (compare the sizes).
 """
 
 from collections.abc import Callable
@@ -25,6 +30,10 @@ SIZES = {
     "100k": {"w": (316, 316), "b": (316,)},
     "10k": {"w": (100, 100), "b": (100,)},
 }
+
+#: Ratios printed after each table: (optimizer, the one it is measured against). Celo's update rule is
+#: small_fc_lopt-sized and runs on the same fused elementwise path, so it should cost about as much.
+PAIRS = (("celo", "small_fc_lopt"), ("celo_adam", "optax.adam"), ("celo2", "small_fc_lopt"))
 
 _SIZES = flags.DEFINE_list("sizes", ["1m", "100k"], f"Parameter trees to time: {', '.join(SIZES)}.")
 _REPEATS = flags.DEFINE_integer("repeats", 30, "Timed rounds; each round times every optimizer once.", lower_bound=3)
@@ -98,6 +107,9 @@ def main(argv):
         print(f"{'optimizer':<24}{'median ms':>11}{'x optax.adam':>14}{'state B/param':>15}")
         for name, (_, _, state_bytes) in steps.items():
             print(f"{name:<24}{medians[name] * 1e3:>11.3f}{medians[name] / base:>14.2f}{state_bytes:>15.2f}")
+        for name, reference in PAIRS:
+            if name in medians and reference in medians:
+                print(f"{name} / {reference}: {medians[name] / medians[reference]:.2f}")
 
 
 if __name__ == "__main__":

@@ -30,3 +30,9 @@ def test_prints_a_row_per_optimizer(capsys):
     assert set(rows) == {"optax.adam", "sgd", "small_fc_lopt"}
     assert rows["optax.adam"] == 1.0
     assert "10,100 parameters (10k)" in out
+
+
+def test_prints_the_celo_ratio(capsys):
+    with flagsaver.flagsaver(sizes=["10k"], repeats=3, optimizers=["small_fc_lopt", "celo"]):
+        update_benchmark.main([])
+    assert re.search(r"^celo / small_fc_lopt: [\d.]+$", capsys.readouterr().out, re.M)

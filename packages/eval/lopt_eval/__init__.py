@@ -7,7 +7,7 @@
 
 from importlib import resources as _resources
 
-from lopt_eval import overhead, plots
+from lopt_eval import baseline_cache, overhead, plots, scorecard, suites
 from lopt_eval.baselines import LEARNING_RATES, lr_sweep, meta_loss_at, nadamw_search
 from lopt_eval.evaluation import EvaluationConfig, evaluate, final_loss
 from lopt_eval.runner import Curves, train
@@ -18,6 +18,9 @@ __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 __all__ = [
     "Curves",
+    "baseline_cache",
+    "scorecard",
+    "suites",
     "EvaluationConfig",
     "LEARNING_RATES",
     "Results",

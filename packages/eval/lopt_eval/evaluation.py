@@ -20,7 +20,7 @@ import lopt_architectures as la
 import lopt_tasks as lt
 import numpy as np
 
-from lopt_eval import baselines, overhead, runner, speedup
+from lopt_eval import baseline_cache, baselines, overhead, runner, speedup
 from lopt_eval.schema import Results, Run, Summary, package_versions
 
 
@@ -56,8 +56,16 @@ def evaluate(
     config: EvaluationConfig,
     *,
     log: Callable[[str], None] = lambda message: None,
+    baseline_cache_dir: str | None = None,
 ) -> Results:
-    """Runs the evaluation; `tasks` maps the names to report to tasks."""
+    """Runs the evaluation; `tasks` maps the names to report to tasks.
+
+    With `baseline_cache_dir`, each tuned baseline is read from that
+    directory if it was computed before for the same task name, horizon,
+    seeds, search and package versions (`baseline_cache`), and stored there
+    otherwise: the task names must then identify the tasks (task specs such
+    as "family:mlp:1" do).
+    """
     runs, summary = [], []
     seeds = list(config.seeds)
     steps = config.num_steps
@@ -73,15 +81,25 @@ def evaluate(
         first_baseline_trials = None
         entries = []
         for baseline in config.baselines:
-            if baseline == "nadamw":
+            nadamw = baseline == "nadamw"
+            length = steps if nadamw else steps * config.baseline_multiple
+            key = baseline_cache.baseline_key(
+                name, baseline, steps, seeds, length=None if nadamw else length,
+                trials=config.nadamw_trials if nadamw else None, valid_every=config.valid_every)
+            cached = baseline_cache.load_baseline(baseline_cache_dir, key) if baseline_cache_dir else None
+            if cached is not None:
+                log(f"{name}: {baseline} baseline from {baseline_cache.cache_path(baseline_cache_dir, key)}")
+                best, trials = cached
+            elif nadamw:
                 log(f"{name}: nadamw random search, {config.nadamw_trials} trials x {steps} steps")
                 best, trials = baselines.nadamw_search(task, steps, seeds, num_trials=config.nadamw_trials,
                                                        valid_every=config.valid_every, scan_unroll=config.scan_unroll)
             else:
-                length = steps * config.baseline_multiple
                 log(f"{name}: {baseline} learning-rate sweep, {len(baselines.LEARNING_RATES)} rates x {length} steps")
                 best, trials = baselines.lr_sweep(task, baseline, length, seeds, valid_every=config.valid_every,
                                                   selection_steps=steps, scan_unroll=config.scan_unroll)
+            if cached is None and baseline_cache_dir:
+                baseline_cache.store_baseline(baseline_cache_dir, key, best, trials)
             for trial in trials:
                 trial.task = name
             runs.extend(trials)

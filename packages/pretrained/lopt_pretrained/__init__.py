@@ -1,10 +1,11 @@
-"""lopt_pretrained: meta-parameters of learned optimizers — lopt's registry, the reference's checkpoints, VeLO for optax.
+"""lopt_pretrained: meta-parameters of learned optimizers — lopt's registry (with Celo's released weights), the reference's checkpoints, optax drop-ins.
 
     import lopt_pretrained
     lopt, theta, info = lopt_pretrained.load("small_fc_lopt_digits_mlp")   # see lopt_pretrained.names()
     theta = lopt_pretrained.from_reference("small_fc_lopt", reference_tree)
     theta = lopt_pretrained.load_reference_checkpoint("params", "velo")
     tx = lopt_pretrained.velo_optax(num_training_steps=10_000, weights="params")
+    tx = lopt_pretrained.pretrained_optax("celo", num_training_steps=5_000)   # Celo's released weights
 """
 
 from importlib import resources as _resources
@@ -12,7 +13,26 @@ from importlib import resources as _resources
 from lopt_pretrained.checkpoints import load_reference_checkpoint, save_reference_checkpoint
 from lopt_pretrained.flax_msgpack import CheckpointFormatError, read_flax_msgpack, write_flax_msgpack
 from lopt_pretrained.reference import from_reference, to_reference
-from lopt_pretrained.registry import Pretrained, UnknownPretrainedError, info, load, load_entry, names, save_entry
+from lopt_pretrained.registry import (
+    ORIGIN_LOPT,
+    ORIGIN_THIRD_PARTY,
+    Pretrained,
+    UnknownPretrainedError,
+    info,
+    load,
+    load_entry,
+    names,
+    save_entry,
+)
+from lopt_pretrained.third_party import (
+    CELO2_WEIGHTS_ENV,
+    celo2_optax,
+    celo_adam_optax,
+    celo_optax,
+    default_celo2_weights_paths,
+    load_celo2_weights,
+    pretrained_optax,
+)
 from lopt_pretrained.velo_optax import (
     VELO_CHECKPOINT,
     VELO_WEIGHTS_ENV,
@@ -24,6 +44,15 @@ from lopt_pretrained.velo_optax import (
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 __all__ = [
+    "CELO2_WEIGHTS_ENV",
+    "ORIGIN_LOPT",
+    "ORIGIN_THIRD_PARTY",
+    "celo2_optax",
+    "celo_adam_optax",
+    "celo_optax",
+    "default_celo2_weights_paths",
+    "load_celo2_weights",
+    "pretrained_optax",
     "CheckpointFormatError",
     "VELO_CHECKPOINT",
     "VELO_WEIGHTS_ENV",

@@ -81,6 +81,38 @@ def _velo_names(lopt: la.VeLO) -> dict[Path, Path]:
     return names
 
 
+def _celo_scheduler_names(with_controls: bool) -> dict[Path, Path]:
+    names = {("lstm_init_state", leaf): ("scheduler", "lstm_init_state", leaf) for leaf in ("hidden", "cell")}
+    layers = [("linear", "unused_mix"), ("linear_1", "mix"), ("linear_2", "input"), ("rnn/linear", "lstm"),
+              ("step_size", "step_size")] + ([("rnn_to_controls", "controls")] if with_controls else [])
+    for ref, ours in layers:
+        names.update(_linear_names(("rnn_params", ref), ("scheduler", ours)))
+    return names
+
+
+def _update_rule_names(groups) -> dict[Path, Path]:
+    names = {("ff_mod_stack", "~", f"w0__{i}"): ("update_rule", "w0", group) for i, (group, _) in enumerate(groups)}
+    for leaf in ("b0", "w1", "b1", "w2", "b2"):
+        names[("ff_mod_stack", "~", leaf)] = ("update_rule", leaf)
+    return names
+
+
+def _celo_names(lopt: la.Celo) -> dict[Path, Path]:
+    return {**_celo_scheduler_names(with_controls=True), **_update_rule_names(lopt.channel_groups)}
+
+
+def _celo_adam_names(lopt: la.CeloAdam) -> dict[Path, Path]:
+    return _celo_scheduler_names(with_controls=False)
+
+
+def _celo2_names(lopt: la.Celo2) -> dict[Path, Path]:
+    return _update_rule_names(lopt.channel_groups)
+
+
+#: Reference leaves stored with a leading axis of 1 that ours do not have
+#: (Celo's update rule is a bank of one MLP, vmapped in the reference).
+_STACKED = {"celo": ("ff_mod_stack",)}
+
 #: Architecture name → (default configuration, reference path → our path).
 _CONVERSIONS = {
     "small_fc_lopt": (la.small_fc_lopt, _small_fc_lopt_names),
@@ -88,7 +120,14 @@ _CONVERSIONS = {
     "nn_adam": (la.nn_adam, _nn_adam_names),
     "rnn_fc_lopt": (la.rnn_fc_lopt, _rnn_fc_lopt_names),
     "velo": (la.velo, _velo_names),
+    "celo": (la.celo, _celo_names),
+    "celo_adam": (la.celo_adam, _celo_adam_names),
+    "celo2": (la.celo2, _celo2_names),
 }
+
+
+def _stacked(arch: str, ref_path: Path) -> bool:
+    return ref_path[0] in _STACKED.get(arch, ())
 
 
 def _flatten(tree: Mapping, prefix: Path = ()) -> dict[Path, Any]:
@@ -133,8 +172,9 @@ def from_reference(arch: str, tree: Mapping, *, lopt: la.LearnedOptimizer | None
 
     Args:
       arch: "small_fc_lopt" (the reference's `AdafacMLPLOpt`), "fc_lopt"
-        (`MLPLOpt`), "nn_adam" (`NNAdam`), "rnn_fc_lopt" (`RNNMLPLOpt`) or
-        "velo" (`HyperV2` in the released configuration).
+        (`MLPLOpt`), "nn_adam" (`NNAdam`), "rnn_fc_lopt" (`RNNMLPLOpt`),
+        "velo" (`HyperV2` in the released configuration), or one of the
+        Celo family's trees (`amoudgl/celo`): "celo", "celo_adam", "celo2".
       tree: the reference's meta-parameters in state-dict form (nested
         dicts; haiku module names such as "mlp/~/linear_0" are single keys).
       lopt: our configuration, if not the default one (e.g. other widths).
@@ -162,6 +202,8 @@ def from_reference(arch: str, tree: Mapping, *, lopt: la.LearnedOptimizer | None
     ours = {}
     for ref_path, our_path in names.items():
         value = np.asarray(flat[ref_path])
+        if _stacked(arch, ref_path) and value.shape[:1] == (1,) and value.ndim == len(shapes[our_path]) + 1:
+            value = value[0]
         if value.shape != shapes[our_path]:
             raise ValueError(
                 f"from_reference({arch!r}): leaf {_show(ref_path)} has shape {value.shape}; "
@@ -182,4 +224,7 @@ def to_reference(arch: str, theta: Mapping, *, lopt: la.LearnedOptimizer | None 
         raise ValueError(
             f"to_reference({arch!r}): θ has leaves {sorted(map(_show, flat))}; expected {sorted(map(_show, inverse))}."
         )
-    return _unflatten({inverse[path]: np.asarray(value) for path, value in flat.items()})
+    return _unflatten({
+        inverse[path]: np.asarray(value)[None] if _stacked(arch, inverse[path]) else np.asarray(value)
+        for path, value in flat.items()
+    })

@@ -48,7 +48,8 @@ def test_bad_conversions_name_the_leaf():
     tree["extra"] = np.ones(1, np.float32)
     with pytest.raises(ValueError, match=r"unexpected leaves \['extra'\]; missing leaves \['rms_decays'\]"):
         from_reference("small_fc_lopt", tree)
-    with pytest.raises(KeyError, match="unknown architecture 'velo9'; known: fc_lopt, nn_adam, rnn_fc_lopt, small_fc_lopt, velo"):
+    with pytest.raises(KeyError, match="unknown architecture 'velo9'; known: celo, celo2, celo_adam, fc_lopt, nn_adam, rnn_fc_lopt, "
+                       "small_fc_lopt, velo"):
         from_reference("velo9", tree)
     with pytest.raises(ValueError, match="a 'fc_lopt' configuration was given"):
         from_reference("small_fc_lopt", tree, lopt=la.fc_lopt())
@@ -64,3 +65,25 @@ def test_non_default_configuration():
     # The default configuration has one more layer, and w0 of width 4.
     with pytest.raises(ValueError, match=r"missing leaves \['nn'\]\['~'\]\['b2'\]"):
         from_reference("small_fc_lopt", jax.tree.map(jnp.asarray, tree))
+
+
+def test_celo_family_trees():
+    """The authors' names; Celo's update rule is a bank of one MLP there (a leading axis of 1), ours is one MLP."""
+    theta = la.celo().init_meta_params(jax.random.PRNGKey(1))
+    tree = to_reference("celo", theta)
+    assert sorted(tree) == ["ff_mod_stack", "lstm_init_state", "rnn_params"]
+    assert sorted(tree["rnn_params"]) == ["linear", "linear_1", "linear_2", "rnn/linear", "rnn_to_controls", "step_size"]
+    assert tree["ff_mod_stack"]["~"]["w0__13"].shape == (1, 3, 4) and tree["ff_mod_stack"]["~"]["b2"].shape == (1, 3)
+    np.testing.assert_array_equal(tree["ff_mod_stack"]["~"]["w0__13"][0], theta["update_rule"]["w0"]["fac_m"])
+    np.testing.assert_array_equal(tree["rnn_params"]["linear_1"]["w"], theta["scheduler"]["mix"]["w"])
+    jax.tree.map(np.testing.assert_array_equal, from_reference("celo", tree), theta)
+    adam = la.celo_adam().init_meta_params(jax.random.PRNGKey(2))
+    assert "rnn_to_controls" not in to_reference("celo_adam", adam)["rnn_params"]
+    jax.tree.map(np.testing.assert_array_equal, from_reference("celo_adam", to_reference("celo_adam", adam)), adam)
+    celo2 = la.celo2().init_meta_params(jax.random.PRNGKey(3))
+    tree2 = to_reference("celo2", celo2)
+    assert tree2["ff_mod_stack"]["~"]["w0__0"].shape == (1, 8)  # not stacked in Celo2
+    jax.tree.map(np.testing.assert_array_equal, from_reference("celo2", tree2), celo2)
+    tree["ff_mod_stack"]["~"]["w1"] = np.ones((1, 4, 5), np.float32)
+    with pytest.raises(ValueError, match=r"\['ff_mod_stack'\]\['~'\]\['w1'\] has shape \(4, 5\); expected \(4, 4\)"):
+        from_reference("celo", tree)

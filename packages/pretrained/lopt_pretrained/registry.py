@@ -1,4 +1,4 @@
-"""A registry of learned optimizers meta-trained with lopt, shipped inside this package.
+"""A registry of learned optimizers — meta-trained with lopt, or published by others — shipped inside this package.
 
     import lopt_pretrained
     lopt_pretrained.names()                       # what is available
@@ -17,6 +17,14 @@ Each entry is a directory `entries/<name>/` holding
 - `theta.npz`: θ, one array per leaf, named by its key path;
 - `results.json`: the `tools/evaluate` results (lopt-eval/1 schema), plots
   (`*.png`) and `meta_training.json` (the meta-training curve).
+
+An entry meta-trained by a third party (Celo's released weights, say) has
+`provenance` instead of a training record of ours: authors, paper, compute,
+the source repository, commit and path, the SHA-256 of the original file,
+and the licence, whose text is the entry's `LICENSE` file; its evaluation is
+ours, possibly at several horizons (`results_T<steps>.json` beside
+`results.json`). Both kinds load the same way; `info(name)["origin"]` tells
+them apart.
 
 Loading rebuilds the architecture from the entry and checks the file against
 a freshly initialised θ of that configuration, so a file that was altered,
@@ -44,6 +52,10 @@ from lopt_pretrained._atomic import atomic_write
 from lopt_pretrained.flax_msgpack import CheckpointFormatError
 
 FORMAT = "lopt-pretrained/1"
+#: `info(name)["origin"]`: meta-trained here, with lopt (the entry holds its training record) ...
+ORIGIN_LOPT = "lopt"
+#: ... or by a third party (the entry holds `provenance`: who, with what compute, source, licence).
+ORIGIN_THIRD_PARTY = "third_party"
 ENTRY_FILE = "entry.json"
 WEIGHTS_FILE = "theta.npz"
 
@@ -89,7 +101,13 @@ def _entry_dir(name: str, directory: str | None) -> str:
 
 
 def info(name: str, directory: str | None = None) -> dict:
-    """The metadata of entry `name` (entry.json), without loading the weights."""
+    """The metadata of entry `name` (entry.json), without loading the weights.
+
+    `info(name)["origin"]` says who meta-trained it: "lopt" (this project;
+    `["training"]` has the command) or "third_party" (`["provenance"]` has
+    the authors, paper, compute, source repository, commit, path and SHA-256
+    of the original file, and the weights' licence).
+    """
     return _read_entry(_entry_dir(name, directory))
 
 
@@ -116,6 +134,7 @@ def _read_entry(path: str) -> dict:
     for key in ("name", "lopt", "config", "weights"):
         if key not in entry:
             raise CheckpointFormatError(f"{entry_file}: missing field {key!r}.")
+    entry.setdefault("origin", ORIGIN_THIRD_PARTY if "provenance" in entry else ORIGIN_LOPT)
     return entry
 
 

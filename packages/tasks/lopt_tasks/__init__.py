@@ -23,6 +23,7 @@ from lopt_tasks.timing import StepTimer, measure_step_time
 
 # Last: the registry imports the fixed tasks and the families, which use everything above.
 from lopt_tasks.registry import FAMILIES, TASKS, get_family, get_task
+from lopt_tasks.specs import TaskSpecError, task_from_spec
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
@@ -40,12 +41,14 @@ __all__ = [
     "Task",
     "TaskConfig",
     "TASKS",
+    "TaskSpecError",
     "TaskFamily",
     "TaskWrapper",
     "TimeFilteredFamily",
     "byte_text_dataset",
     "get_family",
     "get_task",
+    "task_from_spec",
     "group_by_structure",
     "image_dataset",
     "image_info",

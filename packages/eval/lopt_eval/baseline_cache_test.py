@@ -1,0 +1,67 @@
+"""The baseline cache: a stored baseline is returned for its own key only, and evaluate() reuses it."""
+
+import os
+
+import lopt_architectures as la
+import lopt_tasks as lt
+import numpy as np
+import pytest
+
+from lopt_eval import baseline_cache, evaluation, schema
+
+
+def _run(role, lr, loss):
+    return schema.Run("adam", "t", role, {"learning_rate": lr}, 3, [0, 1], np.full((2, 3), loss), 0.01,
+                      np.full((2,), loss))
+
+
+def _key(**changes):
+    versions = {"lopt-eval": "0.1.0", "jax": "0.10.2"}
+    kwargs = dict(length=12, versions=versions) | changes
+    return baseline_cache.baseline_key("family:mlp:1", "adam", 3, [0, 1], **kwargs)
+
+
+def test_round_trip_and_other_keys_miss(tmp_path):
+    runs = [_run("trial", 1e-3, 0.5), _run("baseline", 1e-2, 0.2)]
+    path = baseline_cache.store_baseline(str(tmp_path), _key(), runs[1], runs)
+    assert os.path.basename(path).startswith("family_mlp_1__adam__T3__")
+    best, loaded = baseline_cache.load_baseline(str(tmp_path), _key())
+    assert best.hyperparameters == {"learning_rate": 1e-2}
+    np.testing.assert_array_equal(best.train_loss, runs[1].train_loss)
+    assert [r.role for r in loaded] == ["trial", "baseline"]
+    # Anything that changes the numbers is another key: seeds, length, versions.
+    assert baseline_cache.load_baseline(str(tmp_path), _key(length=24)) is None
+    assert baseline_cache.load_baseline(
+        str(tmp_path), _key(versions={"lopt-eval": "0.2.0", "jax": "0.10.2"})) is None
+    other_seeds = baseline_cache.baseline_key("family:mlp:1", "adam", 3, [0, 1, 2], length=12,
+                                              versions={"lopt-eval": "0.1.0", "jax": "0.10.2"})
+    assert baseline_cache.load_baseline(str(tmp_path), other_seeds) is None
+
+
+def test_a_file_holding_another_key_is_refused(tmp_path):
+    runs = [_run("baseline", 1e-2, 0.2)]
+    path = baseline_cache.store_baseline(str(tmp_path), _key(length=24), runs[0], runs)
+    os.replace(path, baseline_cache.cache_path(str(tmp_path), _key()))
+    with pytest.raises(schema.ResultsError, match="holds the baseline for"):
+        baseline_cache.load_baseline(str(tmp_path), _key())
+
+
+def test_store_needs_the_selected_run():
+    runs = [_run("trial", 1e-3, 0.5)]
+    with pytest.raises(ValueError, match="role is 'baseline'"):
+        baseline_cache.store_baseline("/nonexistent", _key(), runs[0], runs)
+
+
+def test_evaluate_reuses_a_cached_baseline(tmp_path, monkeypatch):
+    task = lt.get_task("digits_mlp", batch_size=16, hidden_sizes=(8,))
+    config = evaluation.EvaluationConfig(num_steps=4, seeds=(0,), baselines=("sgd",), baseline_multiple=1)
+    first = evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), {"digits_mlp:hidden_sizes=8:batch_size=16": task}, config,
+                                baseline_cache_dir=str(tmp_path))
+    assert len(os.listdir(tmp_path)) == 1
+    # A second evaluation must not tune again: make the sweep fail if it is called.
+    monkeypatch.setattr(evaluation.baselines, "lr_sweep", lambda *a, **k: pytest.fail("baseline recomputed"))
+    second = evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), {"digits_mlp:hidden_sizes=8:batch_size=16": task}, config,
+                                 baseline_cache_dir=str(tmp_path))
+    base = [s for s in first.summary if s.optimizer == "sgd" and s.task.startswith("digits")]
+    again = [s for s in second.summary if s.optimizer == "sgd" and s.task.startswith("digits")]
+    assert base[-1].final_loss_mean == again[-1].final_loss_mean

@@ -1,0 +1,86 @@
+"""Every registry entry side by side: one scorecard line each and their sorted speedups in one plot.
+
+    bazel run //tools:compare_pretrained -- --horizon=200 --plot_dir=runs/compare
+
+For each entry of lopt_pretrained with an evaluation at --horizon (results.json,
+or results_T<horizon>.json for entries evaluated at several horizons) it prints
+`lopt_eval.scorecard`'s line — wins against the tuned baseline (≥ 2% lower
+final loss, outside the seeds' spread), the interquartile mean of the
+final-loss ratio with a bootstrap interval, the median speedup, diverged runs —
+and draws every entry's sorted speedups in <plot_dir>/speedups_T<horizon>.png. Entries
+were evaluated on different tasks (each entry's README table says which), so
+the curves compare fractions of each entry's own tasks.
+"""
+
+import dataclasses
+import os
+
+import lopt_eval
+import lopt_pretrained
+from absl import app, flags
+from lopt_eval import plots
+
+import common_flags
+
+_HORIZON = flags.DEFINE_integer("horizon", 200, "The horizon whose evaluations to compare.", lower_bound=1)
+_ENTRIES = flags.DEFINE_list("entries", None, "Registry entries (default: all).")
+_PLOT_DIR = flags.DEFINE_string("plot_dir", None, "Directory for the plot (none: print only).")
+
+OWN_FLAGS = ("horizon", "entries", "plot_dir")
+
+
+def fail(message) -> None:
+    common_flags.fail("compare_pretrained", message)
+
+
+def evaluation_at(name: str, steps: int) -> lopt_eval.Results | None:
+    """The entry's evaluation at `steps`, or None if it has none."""
+    directory = os.path.join(lopt_pretrained.registry.registry_dir(), name)
+    for file in ("results.json", f"results_T{steps}.json"):
+        path = os.path.join(directory, file)
+        if os.path.exists(path):
+            results = lopt_eval.load(path)
+            if results.config.get("num_steps") == steps:
+                return results
+    return None
+
+
+def as_entry(results: lopt_eval.Results, name: str) -> lopt_eval.Results:
+    """The candidate's summaries only, named after the entry."""
+    candidate = results.config.get("candidate")
+    return dataclasses.replace(
+        results, summary=[dataclasses.replace(s, optimizer=name) for s in results.summary if s.optimizer == candidate])
+
+
+parse_flags = common_flags.flag_parser("compare_pretrained", OWN_FLAGS)
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}")
+    names = _ENTRIES.value or lopt_pretrained.names()
+    unknown = sorted(set(names) - set(lopt_pretrained.names()))
+    if unknown:
+        fail(f"no registry entry {', '.join(unknown)}; known: {', '.join(lopt_pretrained.names())}")
+    found = {}
+    for name in names:
+        results = evaluation_at(name, _HORIZON.value)
+        if results is None:
+            print(f"{name}: no evaluation at T={_HORIZON.value}")
+            continue
+        found[name] = results
+        card = lopt_eval.scorecard.scorecard(results)
+        origin = lopt_pretrained.info(name)["origin"]
+        print(f"{name} ({origin}): {card.line().split(': ', 1)[1]}")
+    if not found:
+        fail(f"no entry has an evaluation at T={_HORIZON.value}")
+    if _PLOT_DIR.value:
+        combined = lopt_eval.Results(config={"num_steps": _HORIZON.value}, runs=[],
+                                     summary=[s for name, r in found.items() for s in as_entry(r, name).summary])
+        path = plots.speedup_curve(combined, os.path.join(_PLOT_DIR.value, f"speedups_T{_HORIZON.value}.png"))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)
