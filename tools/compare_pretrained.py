@@ -17,6 +17,7 @@ import os
 
 import lopt_eval
 import lopt_pretrained
+import numpy as np
 from absl import app, flags
 from lopt_eval import plots
 
@@ -25,8 +26,10 @@ import common_flags
 _HORIZON = flags.DEFINE_integer("horizon", 200, "The horizon whose evaluations to compare.", lower_bound=1)
 _ENTRIES = flags.DEFINE_list("entries", None, "Registry entries (default: all).")
 _PLOT_DIR = flags.DEFINE_string("plot_dir", None, "Directory for the plot (none: print only).")
+_MARKDOWN = flags.DEFINE_bool("markdown", False, "Also print each entry's per-task table in Markdown (as in the "
+                              "package README).")
 
-OWN_FLAGS = ("horizon", "entries", "plot_dir")
+OWN_FLAGS = ("horizon", "entries", "plot_dir", "markdown")
 
 
 def fail(message) -> None:
@@ -43,6 +46,40 @@ def evaluation_at(name: str, steps: int) -> lopt_eval.Results | None:
             if results.config.get("num_steps") == steps:
                 return results
     return None
+
+
+def _number(x: float) -> str:
+    return "diverged" if not np.isfinite(x) else f"{x:.4g}"
+
+
+def markdown_table(results: lopt_eval.Results) -> str:
+    """Per task: the candidate's and every tuned baseline's final loss (mean ± std), the speedup, win or loss."""
+    card = lopt_eval.scorecard.scorecard(results)
+    baselines = list(results.config.get("baselines", []))
+    selected = {(r.optimizer, r.task): r.hyperparameters for r in results.runs if r.role == "baseline"}
+    summaries = {(s.optimizer, s.task): s for s in results.summary}
+    head = "| task | candidate | " + " | ".join(f"tuned {b}" for b in baselines) + " | speedup | vs tuned " + \
+        f"{card.baseline} |"
+    lines = [head, "|" + "---|" * (4 + len(baselines))]
+    for score in card.tasks:
+        cells = [f"{_number(score.candidate)} ± {score.candidate_std:.2g}"]
+        for b in baselines:
+            s = summaries.get((b, score.task))
+            if s is None:
+                cells.append("—")
+                continue
+            hp = selected.get((b, score.task), {})
+            rate = f" (lr {hp['learning_rate']:.0e})" if "learning_rate" in hp else ""
+            cells.append(f"{_number(s.final_loss_mean)} ± {s.final_loss_std:.2g}{rate}")
+        speed = "—" if score.speedup is None else f"{score.speedup:.2f}×"
+        if score.diverged:
+            verdict = f"{score.diverged} diverged"
+        elif score.win:
+            verdict = "win"
+        else:
+            verdict = "lower, within the spread" if score.candidate < score.baseline else "loss"
+        lines.append(f"| {score.task} | " + " | ".join(cells) + f" | {speed} | {verdict} |")
+    return "\n".join(lines)
 
 
 def as_entry(results: lopt_eval.Results, name: str) -> lopt_eval.Results:
@@ -72,6 +109,8 @@ def main(argv):
         card = lopt_eval.scorecard.scorecard(results)
         origin = lopt_pretrained.info(name)["origin"]
         print(f"{name} ({origin}): {card.line().split(': ', 1)[1]}")
+        if _MARKDOWN.value:
+            print(markdown_table(results) + "\n")
     if not found:
         fail(f"no entry has an evaluation at T={_HORIZON.value}")
     if _PLOT_DIR.value:

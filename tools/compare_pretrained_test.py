@@ -19,6 +19,15 @@ def test_prints_a_scorecard_per_entry_and_plots_them_together(tmp_path, capsys):
     assert os.path.getsize(tmp_path / "speedups_T200.png") > 1000
 
 
+def test_markdown_tables(capsys):
+    with flagsaver.flagsaver(horizon=200, entries=["small_fc_lopt_digits_mlp"], markdown=True):
+        compare_pretrained.main(["compare_pretrained"])
+    out = capsys.readouterr().out
+    assert "| family:conv:1 | 2.037 ± 0.029 | 0.5748 ± 0.085 (lr 3e-02) | 0.38× | loss |" in out
+    assert "| task | candidate | tuned adam | speedup | vs tuned adam |" in out
+    assert "| digits_mlp | 0.002744 ± 0.0025 | 0.007033 ± 0.0029 (lr 1e-02) | 1.20× | lower, within the spread |" in out
+
+
 def test_errors(capsys):
     with flagsaver.flagsaver(entries=["nope"]):
         with pytest.raises(SystemExit, match="no registry entry nope"):

@@ -24,6 +24,7 @@ from lopt_tasks.timing import StepTimer, measure_step_time
 # Last: the registry imports the fixed tasks and the families, which use everything above.
 from lopt_tasks.registry import FAMILIES, TASKS, get_family, get_task
 from lopt_tasks.specs import TaskSpecError, task_from_spec
+from lopt_tasks.families.tiny_digits import TinyDigitsFamily
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
@@ -42,6 +43,7 @@ __all__ = [
     "TaskConfig",
     "TASKS",
     "TaskSpecError",
+    "TinyDigitsFamily",
     "TaskFamily",
     "TaskWrapper",
     "TimeFilteredFamily",

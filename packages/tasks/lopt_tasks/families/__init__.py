@@ -4,6 +4,8 @@
 defaults fit a 2-core CPU (offline datasets, small widths, steps of
 milliseconds) and its `reference()` classmethod gives the reference's
 ranges on the tfds datasets (tasks/parametric/*.py of google/learned_optimization).
+`TinyDigitsFamily` (not in `FAMILIES`, which holds VeLO's model families) is
+the Celo recipe's meta-training distribution rebuilt from the on-disk digits.
 """
 
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from lopt_tasks.families.conv import ImageConvFamily
 from lopt_tasks.families.mlp import ImageMLPFamily
 from lopt_tasks.families.resnet import ResNetFamily
 from lopt_tasks.families.rnn_lm import RNNLMFamily
+from lopt_tasks.families.tiny_digits import TinyDigitsFamily, TinyDigitsTask
 from lopt_tasks.families.transformer_lm import TransformerLMFamily
 from lopt_tasks.families.vae import VAEFamily
 from lopt_tasks.families.vit import ViTFamily
@@ -35,6 +38,8 @@ __all__ = [
     "ImageConvFamily",
     "ImageMLPFamily",
     "RNNLMFamily",
+    "TinyDigitsFamily",
+    "TinyDigitsTask",
     "ResNetFamily",
     "TransformerLMFamily",
     "VAEFamily",
