@@ -20,8 +20,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from lopt_features import tree_checks
-from lopt_features.factored import leaf_preconditioner, leaf_tiled
+from lopt_features.velo import velo_channel_groups
 
 #: The scheduler's inputs, in order, with their widths.
 CELO_SCHEDULER_FEATURES = (("fraction_left", 9), ("loss_features", 9))
@@ -56,22 +55,12 @@ def celo2_channel_groups(
 ) -> list[Float[Array, "*shape _"]]:
     """Celo2's un-normalised channel groups of one tensor (14 if rank ≥ 2, else 9), in compute precision.
 
-    `m`, `v` and the factored statistics are this step's updated
-    accumulators; `grad` is the (clipped) gradient.
+    VeLO's groups (`velo_channel_groups`) with 1/√(v + 1e-8) and no
+    stand-ins for the AdaFactor groups on vectors and scalars. `m`, `v` and
+    the factored statistics are this step's updated accumulators; `grad` is
+    the (clipped) gradient.
     """
-    shape = jnp.shape(param)
-    dtype = tree_checks.compute_dtype(jnp.result_type(param))
-    g = grad.astype(dtype)[..., None]
-    p = jnp.asarray(param).astype(dtype)[..., None]
-    m, v = m.astype(dtype), v.astype(dtype)
-    rsqrt_v = jax.lax.rsqrt(v + 1e-8)
-    fac_g = g * leaf_preconditioner(shape, v_row, v_col, v_diag)
-    groups = [g, jnp.clip(g, -0.1, 0.1), p, m, v, m * rsqrt_v, rsqrt_v, fac_g, g * rsqrt_v]
-    if len(shape) < 2:
-        return groups
-    row, col = (x.astype(dtype) for x in leaf_tiled(shape, v_row, v_col, v_diag))
-    fac_m = m * leaf_preconditioner(shape, v_row, v_col, v_diag)
-    return groups + [row, col, jax.lax.rsqrt(row + 1e-8), jax.lax.rsqrt(col + 1e-8), fac_m]
+    return velo_channel_groups(param, grad, m, v, v_row, v_col, v_diag, rsqrt_epsilon=1e-8, vector_stand_ins=False)
 
 
 def normalize_last_two_axes(x: Array, *, param_ndim: int, epsilon: float = 1e-9) -> Array:

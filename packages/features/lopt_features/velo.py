@@ -81,25 +81,30 @@ def velo_channel_groups(
     v_row: Array,
     v_col: Array,
     v_diag: Array,
+    *,
+    rsqrt_epsilon: float = 1e-6,
+    vector_stand_ins: bool = True,
 ) -> list[Float[Array, "*shape _"]]:
     """The 14 un-normalised per-parameter channel groups of one tensor, in compute precision.
 
     `m`, `v` and the factored statistics are this step's updated
-    accumulators; `grad` is the (clipped) gradient.
+    accumulators; `grad` is the (clipped) gradient. `rsqrt_epsilon` is the ε
+    of 1/√(v + ε); without `vector_stand_ins` a vector or scalar gets only
+    the first 9 groups, none standing in for the AdaFactor ones (Celo2).
     """
     shape = jnp.shape(param)
     dtype = tree_checks.compute_dtype(jnp.result_type(param))
     g = grad.astype(dtype)[..., None]
     p = jnp.asarray(param).astype(dtype)[..., None]
     m, v = m.astype(dtype), v.astype(dtype)
-    rsqrt_v = jax.lax.rsqrt(v + 1e-6)
-    row, col = (x.astype(dtype) for x in leaf_tiled(shape, v_row, v_col, v_diag))
+    rsqrt_v = jax.lax.rsqrt(v + rsqrt_epsilon)
     fac_g = g * leaf_preconditioner(shape, v_row, v_col, v_diag)
+    groups = [g, jnp.clip(g, -0.1, 0.1), p, m, v, m * rsqrt_v, rsqrt_v, fac_g, g * rsqrt_v]
+    if len(shape) < 2 and not vector_stand_ins:
+        return groups
+    row, col = (x.astype(dtype) for x in leaf_tiled(shape, v_row, v_col, v_diag))
     if len(shape) >= 2:
         fac_m = m * leaf_preconditioner(shape, v_row, v_col, v_diag)
     else:
         fac_m = m * v_diag.astype(dtype) ** -0.5
-    return [
-        g, jnp.clip(g, -0.1, 0.1), p, m, v, m * rsqrt_v, rsqrt_v, fac_g, g * rsqrt_v, row, col,
-        jax.lax.rsqrt(row + 1e-8), jax.lax.rsqrt(col + 1e-8), fac_m,
-    ]
+    return groups + [row, col, jax.lax.rsqrt(row + 1e-8), jax.lax.rsqrt(col + 1e-8), fac_m]
