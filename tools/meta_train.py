@@ -38,9 +38,10 @@ import common_flags
 _LOPT = flags.DEFINE_string("lopt", "small_fc_lopt", "Learned optimizer architecture.")
 _LOPT_CONFIG = flags.DEFINE_list("lopt_config", [], "Overrides of the architecture's configuration, key=value "
                                   "(numbers and booleans), e.g. initial_learning_rate=3e-3 for nn_adam.")
-_TASK = flags.DEFINE_string("task", "digits_mlp", "Fixed task to meta-train on (lopt_tasks.TASKS).")
-_FAMILY = flags.DEFINE_list("family", None, "Task families to meta-train on instead of --task (lopt_tasks.FAMILIES), "
-                            "comma-separated.")
+_TASK = flags.DEFINE_string("task", "digits_mlp", "Task to meta-train on: a lopt_tasks task spec, e.g. digits_mlp, "
+                            "digits_mlp:hidden_sizes=32:batch_size=64 or family:mlp:3.")
+_FAMILY = flags.DEFINE_list("family", None, "Task families to meta-train on instead of --task (lopt_tasks.FAMILIES, "
+                            "or tiny_digits: the Celo recipe's tiny 8x8-digit MLP tasks), comma-separated.")
 _STRUCTURES = flags.DEFINE_integer("structures_per_family", 1, "With --family: task structures (architecture, "
                                    "widths, data) sampled per family; each is a group of --num_tasks tasks.",
                                    lower_bound=1)
@@ -50,6 +51,9 @@ _NUM_TASKS = flags.DEFINE_integer("num_tasks", 8, "Tasks per meta-batch.", lower
 _TRUNC = flags.DEFINE_integer("trunc_length", 20, "Truncation length (full_es: steps per compiled call).",
                               lower_bound=1)
 _INNER = flags.DEFINE_integer("inner_length", 2000, "Length of each inner training run.", lower_bound=1)
+_MIN_INNER = flags.DEFINE_integer("min_inner_length", None, "Truncated estimators: draw each run's length "
+                                  "log-uniformly in [this, --inner_length] (whole truncations), as Celo does.",
+                                  lower_bound=1)
 _STD = flags.DEFINE_float("std", 0.01, "Standard deviation of ES perturbations.", lower_bound=0.0)
 _META_LOSS = flags.DEFINE_string("meta_loss", "mean", "mean or final training loss (clipped at the normalizer).")
 _LOG_META_LOSS = flags.DEFINE_bool("log_meta_loss", False, "Meta-loss of the logarithm of each step's (clipped) "
@@ -75,7 +79,7 @@ ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": 
 OWN_FLAGS = ("lopt", "lopt_config", "task", "family", "structures_per_family", "augment", "estimator", "num_tasks",
              "trunc_length", "inner_length", "std", "meta_loss", "log_meta_loss", "meta_loss_last_fraction",
              "penalize_non_finite", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every",
-             "seed", "devices", "workdir", "train_only", "init_theta", "data_dir")
+             "seed", "devices", "workdir", "train_only", "init_theta", "min_inner_length", "data_dir")
 
 
 def fail(message) -> None:
@@ -148,9 +152,10 @@ def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientE
     architecture, lopt = starting_point()
     if _FAMILY.value:
         families = []
+        known = {**lt.FAMILIES, "tiny_digits": lt.TinyDigitsFamily}
         for name in _FAMILY.value:
-            choose("task family", name, lt.FAMILIES)
-            family = common_flags.with_data_dir(lt.get_family(name))
+            choose("task family", name, known)
+            family = common_flags.with_data_dir(known[name]())
             if _AUGMENT.value > 0:
                 family = lt.randomly_augmented(family, _AUGMENT.value)
             families.extend([family] * _STRUCTURES.value)
@@ -158,8 +163,11 @@ def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientE
                  + (f" ({_STRUCTURES.value} structures each)" if _STRUCTURES.value > 1 else "")
                  + (f" (augmented, p={_AUGMENT.value})" if _AUGMENT.value else ""))
     else:
-        choose("task", _TASK.value, lt.TASKS)
-        families = [lt.SingleTaskFamily(common_flags.with_data_dir(lt.get_task(_TASK.value)))]
+        try:
+            task = lt.task_from_spec(_TASK.value, data_dir=common_flags.DATA_DIR.value)
+        except lt.TaskSpecError as e:
+            fail(str(e))
+        families = [lt.SingleTaskFamily(task)]
         tasks = f"task {_TASK.value}"
     common = dict(num_tasks=_NUM_TASKS.value, inner_length=_INNER.value, std=_STD.value,
                   meta_loss=lopt_es.MetaLoss(kind=_META_LOSS.value, log=_LOG_META_LOSS.value,
@@ -172,6 +180,10 @@ def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientE
         common["mesh"] = lopt_es.member_mesh(jax.devices()[:_DEVICES.value])
     cls = ESTIMATORS[_ESTIMATOR.value]
     length = dict(steps_per_call=_TRUNC.value) if cls is lopt_es.FullES else dict(trunc_length=_TRUNC.value)
+    if _MIN_INNER.value is not None:
+        if cls is lopt_es.FullES:
+            fail("--min_inner_length is for the truncated estimators (pes, truncated_es, tbptt)")
+        length["min_inner_length"] = _MIN_INNER.value
     try:
         # One estimator per (family, structure) group, each with its own data order; several are pooled.
         groups = [cls(lopt, family, data_seed=i, **length, **common) for i, family in enumerate(families)]

@@ -50,6 +50,22 @@ def test_several_families_train_as_one_pooled_meta_batch(tmp_path, capsys):
     assert metadata["command"].startswith("tools/meta_train")
 
 
+def test_celo_recipe_pieces_reach_the_run(tmp_path):
+    """Celo on the tiny-digits family with log-uniform run lengths; a task spec as --task."""
+    workdir = str(tmp_path / "recipe")
+    settings = {**TINY, "lopt": "celo", "lopt_config": ["lstm_hidden_size=4"], "task": None, "family": ["tiny_digits"],
+                "inner_length": 8, "min_inner_length": 2, "outer_steps": 2, "workdir": workdir}
+    with flagsaver.flagsaver(**settings):
+        _, _, estimator, tasks = meta_train.build()
+        assert estimator.min_inner_length == 2 and tasks == "family tiny_digits"
+        meta_train.main(["meta_train"])
+    lopt, _, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    assert lopt.name == "celo" and lopt.lstm_hidden_size == 4
+    with flagsaver.flagsaver(**{**TINY, "task": "digits_mlp:hidden_sizes=8:batch_size=16", "workdir": workdir}):
+        _, _, estimator, tasks = meta_train.build()
+    assert estimator.family.fixed_task.hidden_sizes == (8,) and tasks == "task digits_mlp:hidden_sizes=8:batch_size=16"
+
+
 def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_path):
     workdir = str(tmp_path / "configured")
     settings = {**TINY, "lopt": "nn_adam",
@@ -112,7 +128,10 @@ def test_init_theta_continues_from_a_saved_theta(tmp_path):
     ({"lopt_config": ["hidden_size"]}, "--lopt_config item 'hidden_size' is not key=value"),
     ({"lopt_config": ["hidden_size=2.5"]}, "--lopt_config hidden_size=2.5: expected a int, like the default 4"),
     ({"lopt_config": ["step_mult=big"]}, "--lopt_config step_mult: 'big' is not a number or boolean"),
-    ({"lopt": "velo9"}, "unknown learned optimizer 'velo9'; choices: fc_lopt"),
+    ({"lopt": "velo9"}, "unknown learned optimizer 'velo9'; choices: celo, celo2, celo_adam, fc_lopt"),
+    ({"min_inner_length": 3}, "min_inner_length 3 must be a multiple of trunc_length 2"),
+    ({"min_inner_length": 2, "estimator": "full_es"}, "--min_inner_length is for the truncated estimators"),
+    ({"task": "digits_mlp:width=3"}, "'width=3' is not field=value with a field of digits_mlp"),
     ({"task": "mnist_cnn"}, "unknown task 'mnist_cnn'; choices: cifar10_autoencoder"),
     ({"family": ["mlp", "cnn"]}, "unknown task family 'cnn'; choices: autoencoder"),
     ({"estimator": "es"}, "unknown estimator 'es'; choices: full_es, pes"),

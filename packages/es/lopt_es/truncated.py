@@ -78,6 +78,7 @@ class _Truncated(GradientEstimator):
     num_tasks: int = 8
     trunc_length: int = 20
     inner_length: int = 2000
+    min_inner_length: int | None = None  # if set: run lengths log-uniform in [min_inner_length, inner_length]
     std: float = 0.01
     meta_loss: MetaLoss = MetaLoss()
     stagger: bool = True
@@ -94,10 +95,28 @@ class _Truncated(GradientEstimator):
             )
         if self.num_tasks < 1 or self.trunc_length < 1:
             raise ValueError(f"{type(self).__name__}: num_tasks and trunc_length must be positive.")
+        if self.min_inner_length is not None and not (
+                self.trunc_length <= self.min_inner_length <= self.inner_length
+                and self.min_inner_length % self.trunc_length == 0):
+            raise ValueError(
+                f"{type(self).__name__}: min_inner_length {self.min_inner_length} must be a multiple of trunc_length "
+                f"{self.trunc_length} between it and inner_length {self.inner_length}.")
 
     # Whether the estimator keeps a θ − ε twin of every run / PES's accumulator.
     antithetic: bool = dataclasses.field(default=True, init=False, repr=False)
     accumulates: bool = dataclasses.field(default=False, init=False, repr=False)
+
+    def run_lengths(self, run_keys: jax.Array) -> np.ndarray:
+        """The length of the run each key starts: `inner_length`, or with `min_inner_length` a draw
+        log-uniform in [min_inner_length, inner_length] rounded to whole truncations (Celo's and the
+        reference's LogUniformLengthSchedule), a function of the run's key so that resumption is exact."""
+        n = run_keys.shape[0]
+        if self.min_inner_length is None:
+            return np.full(n, self.inner_length, np.int64)
+        low, high = np.log(self.min_inner_length), np.log(self.inner_length)
+        draws = jax.vmap(lambda k: jax.random.uniform(jax.random.fold_in(k, 2), (), jnp.float32, low, high))(run_keys)
+        truncations = np.round(np.exp(np.asarray(draws, np.float64)) / self.trunc_length)
+        return (np.clip(truncations * self.trunc_length, self.min_inner_length, self.inner_length)).astype(np.int64)
 
     def structure(self, state: TruncatedState) -> Hashable:
         return self.family.sample_structure(state.structure_key)
@@ -115,12 +134,14 @@ class _Truncated(GradientEstimator):
         states = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
         # Before a slot's first run, `length` holds that run's length: shortened by a
         # random number of truncations with `stagger`, so restarts do not all coincide.
+        first = self.run_lengths(run_keys)
         offsets = np.zeros(n, np.int64)
         if self.stagger:
-            truncations = self.inner_length // self.trunc_length
-            draws = jax.vmap(lambda k: jax.random.randint(k, (), 0, truncations))(slot_keys(stagger_key, n, self.slot_offset))
+            truncations = jnp.asarray(first // self.trunc_length, jnp.int32)
+            draws = jax.vmap(lambda k, t: jax.random.randint(k, (), 0, t))(
+                slot_keys(stagger_key, n, self.slot_offset), truncations)
             offsets = np.asarray(draws, np.int64) * self.trunc_length
-        cursor = data_lib.new_cursor(n)._replace(length=self.inner_length - offsets)
+        cursor = data_lib.new_cursor(n)._replace(length=first - offsets)
         zeros = jax.tree_util.tree_map(lambda x: jnp.zeros((n,) + jnp.shape(x), jnp.result_type(x)), theta)
         return TruncatedState(
             structure_key=structure_key, runs_key=runs_key, values=values, run_keys=run_keys, pos=states,
@@ -137,11 +158,11 @@ class _Truncated(GradientEstimator):
             return state, restart
         n = self.num_tasks
         run = np.where(restart, cursor.run + 1, cursor.run)
-        length = np.where(restart & ~not_started, self.inner_length, cursor.length)
-        cursor = data_lib.Cursor(run=run, inner_step=np.where(restart, 0, cursor.inner_step), length=length)
-
         slots = slot_keys(state.runs_key, n, self.slot_offset)
         new_keys = jax.vmap(jax.random.fold_in)(slots, jnp.asarray(run, jnp.uint32))
+        length = np.where(restart & ~not_started, self.run_lengths(new_keys), cursor.length)
+        cursor = data_lib.Cursor(run=run, inner_step=np.where(restart, 0, cursor.inner_step), length=length)
+
         new_values = jax.vmap(lambda k: self.family.sample_values(jax.random.fold_in(k, 1), structure))(new_keys)
         mask = jnp.asarray(restart)
 

@@ -98,6 +98,31 @@ def test_runs_restart_at_their_length_and_stagger():
                                   state.cursor.inner_step == 0)
 
 
+def test_log_uniform_run_lengths():
+    """With min_inner_length, each run's length is a log-uniform draw in whole truncations, fixed by its key."""
+    est = PES(LOPT, lt.SingleTaskFamily(QuadraticTask()), num_tasks=8, trunc_length=5, inner_length=200,
+              min_inner_length=10, std=0.01)
+    lengths = est.run_lengths(jax.random.split(jax.random.PRNGKey(0), 4000))
+    assert lengths.min() >= 10 and lengths.max() <= 200 and np.all(lengths % 5 == 0)
+    # Log-uniform: the median is near the geometric mean sqrt(10·200) ≈ 45, far below the arithmetic 105.
+    assert 35 <= np.median(lengths) <= 55
+    np.testing.assert_array_equal(lengths[:10], est.run_lengths(jax.random.split(jax.random.PRNGKey(0), 4000))[:10])
+    fixed = dataclasses.replace(est, min_inner_length=None)
+    assert set(fixed.run_lengths(jax.random.split(jax.random.PRNGKey(0), 5)).tolist()) == {200}
+    est = dataclasses.replace(est, stagger=False)  # staggered first runs are shortened on purpose
+    state = est.init(jax.random.PRNGKey(1), THETA)
+    seen = set(state.cursor.length.tolist())
+    for i in range(60):
+        _, state, _ = est.estimate(state, THETA, jax.random.PRNGKey(i))
+        seen |= set(state.cursor.length.tolist())
+    assert len(seen) > 4 and all(10 <= n <= 200 and n % 5 == 0 for n in seen)
+    assert np.all(state.cursor.inner_step <= state.cursor.length)
+
+
 def test_configuration_errors():
+    with pytest.raises(ValueError, match="min_inner_length 7 must be a multiple of trunc_length 5"):
+        PES(LOPT, lt.SingleTaskFamily(QuadraticTask()), trunc_length=5, inner_length=50, min_inner_length=7)
+    with pytest.raises(ValueError, match="min_inner_length 60 must be"):
+        PES(LOPT, lt.SingleTaskFamily(QuadraticTask()), trunc_length=5, inner_length=50, min_inner_length=60)
     with pytest.raises(ValueError, match="inner_length 25 must be a multiple of trunc_length 10"):
         PES(LOPT, lt.SingleTaskFamily(QuadraticTask()), trunc_length=10, inner_length=25)
