@@ -285,7 +285,10 @@ def main(argv):
     for directory in _EVALUATION_DIR.value:
         steps = lopt_eval.load(os.path.join(directory, "results.json")).config.get("num_steps")
         if steps != primary:
-            plots.update({f"T{steps}_{os.path.basename(p)}": p for p in glob.glob(os.path.join(directory, "*.png"))})
+            plots.update({f"T{steps}_{os.path.basename(p)}": p for p in glob.glob(os.path.join(directory, "*.png"))
+                          if len(by_horizon[steps]) == 1 or os.path.basename(p) != "speedups.png"})
+    # Horizons evaluated in several parts get one speedup plot over all of their tasks, drawn below.
+    merged_speedups = {h: f"T{h}_speedups.png" for h, ps in by_horizon.items() if h != primary and len(ps) > 1}
     curve_png = source.curve_png
     os.makedirs(registry, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=registry)
@@ -309,7 +312,7 @@ def main(argv):
         lopt_pretrained.save_entry(
             staging, name, source.lopt, source.theta, description=source.description, inner_length=source.horizon,
             training=training, evaluation=evaluation,
-            plots=sorted(set(plots) | ({"speedups.png"} if len(parts) > 1 else set()))
+            plots=sorted(set(plots) | ({"speedups.png"} if len(parts) > 1 else set()) | set(merged_speedups.values()))
             + (["meta_training.png"] if curve_png and os.path.exists(curve_png) else []),
             **extra,
         )
@@ -322,6 +325,8 @@ def main(argv):
             shutil.copy(plot, os.path.join(staging, stem))
         if len(parts) > 1:
             plots_lib.speedup_curve(results, os.path.join(staging, "speedups.png"))
+        for h, stem in merged_speedups.items():
+            plots_lib.speedup_curve(results_by_horizon[h], os.path.join(staging, stem))
         if curve_png and os.path.exists(curve_png):
             shutil.copy(curve_png, staging)
         if has_curve:

@@ -221,19 +221,20 @@ def test_adding_to_an_entry_without_its_curve_is_a_one_line_error(run):
     assert "\n" not in text
 
 
-def _evaluation_at(directory, steps, candidate="celo (theta.state)"):
-    """A minimal evaluation of one task at `steps` steps, with one plot."""
+def _evaluation_at(directory, steps, candidate="celo (theta.state)", task="digits_mlp"):
+    """A minimal evaluation of one task at `steps` steps, with one plot (and a speedup plot)."""
     os.makedirs(directory)
     curve = np.linspace(2.0, 0.5, steps)[None].repeat(2, 0)
-    runs = [lopt_eval.Run(candidate, "digits_mlp", "candidate", {}, steps, [0, 1], curve, 1e-3, [1.0, 1.0]),
-            lopt_eval.Run("adam", "digits_mlp", "baseline", {"learning_rate": 0.01}, steps, [0, 1], curve, 1e-3,
+    runs = [lopt_eval.Run(candidate, task, "candidate", {}, steps, [0, 1], curve, 1e-3, [1.0, 1.0]),
+            lopt_eval.Run("adam", task, "baseline", {"learning_rate": 0.01}, steps, [0, 1], curve, 1e-3,
                           [1.0, 1.0])]
-    summary = [lopt_eval.Summary(candidate, "digits_mlp", 0.1, 0.01, {"value": 1.5, "bound": None, "baseline": "adam"}),
-               lopt_eval.Summary("adam", "digits_mlp", 0.2, 0.02, None)]
+    summary = [lopt_eval.Summary(candidate, task, 0.1, 0.01, {"value": 1.5, "bound": None, "baseline": "adam"}),
+               lopt_eval.Summary("adam", task, 0.2, 0.02, None)]
     results = lopt_eval.Results(config={"num_steps": steps, "seeds": [0, 1], "baselines": ["adam"],
-                                        "candidate": candidate, "tasks": ["digits_mlp"]}, runs=runs, summary=summary)
+                                        "candidate": candidate, "tasks": [task]}, runs=runs, summary=summary)
     lopt_eval.save(str(directory / "results.json"), results)
-    (directory / "digits_mlp.png").write_bytes(b"\x89PNG" + bytes(100 + steps))
+    (directory / f"{task}.png").write_bytes(b"\x89PNG" + bytes(100 + steps))
+    (directory / "speedups.png").write_bytes(b"\x89PNG" + bytes(10))
 
 
 @pytest.fixture
@@ -274,7 +275,14 @@ def test_registers_third_party_weights_with_provenance_licence_and_both_horizons
     assert [e["num_steps"] for e in entry["evaluations"]] == [200, 1000]
     assert [e["file"] for e in entry["evaluations"]] == ["results.json", "results_T1000.json"]
     assert lopt_eval.load(str(directory / "results_T1000.json")).config["num_steps"] == 1000
-    assert sorted(entry["plots"]) == ["T1000_digits_mlp.png", "digits_mlp.png"]
+    assert sorted(entry["plots"]) == ["T1000_digits_mlp.png", "T1000_speedups.png", "digits_mlp.png", "speedups.png"]
+    # A horizon evaluated in two parts gets one speedup plot drawn over both parts' tasks.
+    _evaluation_at(tmp_path / "T1000b", 1000, task="digits_autoencoder")
+    register_third_party(tmp_path, weights, replace_entry=True,
+                         evaluation_dir=[str(tmp_path / "T200"), str(tmp_path / "T1000"), str(tmp_path / "T1000b")])
+    entry = lopt_pretrained.info("celo", directory=str(tmp_path / "registry"))
+    assert "T1000_speedups.png" in entry["plots"] and (tmp_path / "registry" / "celo" / "T1000_speedups.png").exists()
+    assert [t["task"] for t in entry["evaluations"][1]["tasks"]] == ["digits_mlp", "digits_autoencoder"]
     assert (directory / "T1000_digits_mlp.png").stat().st_size == 1104  # the 1000-step plot, not the 200-step one
     assert not (directory / "meta_training.json").exists()
 

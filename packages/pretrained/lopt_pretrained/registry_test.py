@@ -41,7 +41,8 @@ def test_every_entry_loads_and_takes_a_step(name):
     assert sum(np.size(x) for x in jax.tree_util.tree_leaves(theta)) == info["weights"]["num_meta_params"]
     params, grads = small_problem()
     opt = lopt.optimizer(theta)
-    state = opt.init(params, num_steps=info["inner_length"], key=jax.random.PRNGKey(0))
+    horizon = info["inner_length"] or max(info["provenance"]["meta_training_horizons"])
+    state = opt.init(params, num_steps=horizon, key=jax.random.PRNGKey(0))
     state = opt.update(state, grads, loss=jnp.asarray(1.0), key=jax.random.PRNGKey(1))
     new = opt.get_params(state)
     for key in params:
@@ -56,17 +57,33 @@ def test_every_entry_loads_and_takes_a_step(name):
 @pytest.mark.parametrize("name", lopt_pretrained.names())
 def test_every_entry_documents_its_training_and_evaluation(name):
     entry = lopt_pretrained.info(name)
-    training = entry["training"]
-    for key in ("tasks", "estimator", "outer_steps", "command", "meta_training_seconds", "versions"):
-        assert key in training, key
-    assert training["command"].startswith("tools/meta_train")
     directory = os.path.join(registry.registry_dir(), name)
     with open(os.path.join(directory, "results.json")) as f:
         results = json.load(f)
-    assert results["schema"] == "lopt-eval/1" and results["config"]["num_steps"] == entry["inner_length"]
-    with open(os.path.join(directory, "meta_training.json")) as f:
-        curve = json.load(f)
-    assert len(curve["step"]) == len(curve["meta_loss"]) > 10
+    assert results["schema"] == "lopt-eval/1"
+    if entry["origin"] == lopt_pretrained.ORIGIN_THIRD_PARTY:
+        # Who trained it, with what, from which file under which licence; our evaluation at several horizons.
+        provenance = entry["provenance"]
+        for key in ("trained_by", "paper", "compute", "meta_training", "meta_training_horizons", "source", "license"):
+            assert key in provenance, key
+        assert {"repository", "commit", "path", "sha256"} <= set(provenance["source"])
+        with open(os.path.join(directory, "LICENSE")) as f:
+            assert provenance["license"]["spdx"] in f.read()
+        horizons = [e["num_steps"] for e in entry["evaluations"]]
+        assert horizons == sorted(horizons) and len(horizons) >= 2 and results["config"]["num_steps"] == horizons[0]
+        for evaluation in entry["evaluations"]:
+            with open(os.path.join(directory, evaluation["file"])) as f:
+                assert json.load(f)["config"]["num_steps"] == evaluation["num_steps"]
+    else:
+        assert entry["origin"] == lopt_pretrained.ORIGIN_LOPT
+        training = entry["training"]
+        for key in ("tasks", "estimator", "outer_steps", "command", "meta_training_seconds", "versions"):
+            assert key in training, key
+        assert training["command"].startswith("tools/meta_train")
+        assert results["config"]["num_steps"] == entry["inner_length"]
+        with open(os.path.join(directory, "meta_training.json")) as f:
+            curve = json.load(f)
+        assert len(curve["step"]) == len(curve["meta_loss"]) > 10
     for plot in entry["plots"]:
         assert os.path.getsize(os.path.join(directory, plot)) > 1000
 
