@@ -65,6 +65,12 @@ _PENALIZE = flags.DEFINE_bool("penalize_non_finite", False, "Score a diverged (n
 _NORMALIZE = flags.DEFINE_bool("per_task_normalization", False, "Scale each task's gradient to unit length (VeLO).")
 _OUTER_STEPS = flags.DEFINE_integer("outer_steps", 1000, "Meta-training steps.", lower_bound=1)
 _META_LR = flags.DEFINE_float("meta_learning_rate", 1e-3, "Adam learning rate of the meta-optimizer.", lower_bound=0.0)
+_META_WD = flags.DEFINE_float("meta_weight_decay", 0.0, "Decoupled weight decay of the meta-optimizer (AdamW when "
+                              "> 0, as Celo's meta-training).", lower_bound=0.0)
+_REPARAM_LEVELS = flags.DEFINE_list("reparam_levels", None, "With --family: re-parameterise every task's weights at "
+                                    "a level drawn from these (global, tensor, parameter), as Celo's augmentation.")
+_REPARAM_RANGE = flags.DEFINE_list("reparam_range", ["1e-3", "1e3"], "With --reparam_levels: the scales' "
+                                   "log-uniform range, low,high.")
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 50, "Checkpoint every this many steps.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of θ's initialisation and of every estimate.")
 _DEVICES = flags.DEFINE_integer("devices", 1, "Spread the meta-batch over this many devices.", lower_bound=1)
@@ -79,7 +85,8 @@ ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": 
 OWN_FLAGS = ("lopt", "lopt_config", "task", "family", "structures_per_family", "augment", "estimator", "num_tasks",
              "trunc_length", "inner_length", "std", "meta_loss", "log_meta_loss", "meta_loss_last_fraction",
              "penalize_non_finite", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every",
-             "seed", "devices", "workdir", "train_only", "init_theta", "min_inner_length", "data_dir")
+             "seed", "devices", "workdir", "train_only", "init_theta", "min_inner_length", "meta_weight_decay",
+             "reparam_levels", "reparam_range", "data_dir")
 
 
 def fail(message) -> None:
@@ -142,6 +149,18 @@ def starting_point() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer]:
         fail(f"--train_only: {e}")
 
 
+def reparam_augmentation() -> lt.augmentations.ReparamAugmentation:
+    """--reparam_levels / --reparam_range as an augmentation, or one line saying what is wrong."""
+    try:
+        low, high = (float(x) for x in _REPARAM_RANGE.value)
+    except ValueError:
+        fail(f"--reparam_range={','.join(_REPARAM_RANGE.value)}: expected two numbers, low,high")
+    try:
+        return lt.augmentations.ReparamAugmentation(tuple(_REPARAM_LEVELS.value), (low, high))
+    except ValueError as e:
+        fail(f"--reparam_levels/--reparam_range: {e}")
+
+
 def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientEstimator, str]:
     """(architecture, what ES trains, estimator, description of the tasks) from the flags."""
     choose("estimator", _ESTIMATOR.value, ESTIMATORS)
@@ -150,17 +169,23 @@ def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientE
     if not 0 < _LAST_FRACTION.value <= 1:
         fail(f"--meta_loss_last_fraction={_LAST_FRACTION.value}: must be in (0, 1]")
     architecture, lopt = starting_point()
+    if _REPARAM_LEVELS.value and not _FAMILY.value:
+        fail("--reparam_levels augments task families: give --family")
     if _FAMILY.value:
         families = []
         known = {**lt.FAMILIES, "tiny_digits": lt.TinyDigitsFamily}
         for name in _FAMILY.value:
             choose("task family", name, known)
             family = common_flags.with_data_dir(known[name]())
+            if _REPARAM_LEVELS.value:
+                family = lt.AugmentedFamily(family, (reparam_augmentation(),), 1.0)
             if _AUGMENT.value > 0:
                 family = lt.randomly_augmented(family, _AUGMENT.value)
             families.extend([family] * _STRUCTURES.value)
         tasks = (f"famil{'ies' if len(_FAMILY.value) > 1 else 'y'} {','.join(_FAMILY.value)}"
                  + (f" ({_STRUCTURES.value} structures each)" if _STRUCTURES.value > 1 else "")
+                 + (f" (re-parameterised: {','.join(_REPARAM_LEVELS.value)}, scales {','.join(_REPARAM_RANGE.value)})"
+                    if _REPARAM_LEVELS.value else "")
                  + (f" (augmented, p={_AUGMENT.value})" if _AUGMENT.value else ""))
     else:
         try:
@@ -229,7 +254,8 @@ def main(argv):
         fail("--workdir is required (checkpoints, metrics and the result go there)")
     architecture, lopt, estimator, tasks = build()
     config = lopt_es.MetaTrainConfig(num_steps=_OUTER_STEPS.value, learning_rate=_META_LR.value,
-                                     checkpoint_every=_CHECKPOINT_EVERY.value, seed=_SEED.value)
+                                     checkpoint_every=_CHECKPOINT_EVERY.value, seed=_SEED.value,
+                                     weight_decay=_META_WD.value)
     workdir = _WORKDIR.value
     first = lopt_es.checkpoint.list_steps(os.path.join(workdir, "checkpoints"))
     print(f"meta-training {lopt.name} with {estimator_name()} on {tasks} for {config.num_steps} steps in "

@@ -54,10 +54,15 @@ def test_celo_recipe_pieces_reach_the_run(tmp_path):
     """Celo on the tiny-digits family with log-uniform run lengths; a task spec as --task."""
     workdir = str(tmp_path / "recipe")
     settings = {**TINY, "lopt": "celo", "lopt_config": ["lstm_hidden_size=4"], "task": None, "family": ["tiny_digits"],
-                "inner_length": 8, "min_inner_length": 2, "outer_steps": 2, "workdir": workdir}
+                "inner_length": 8, "min_inner_length": 2, "outer_steps": 2, "workdir": workdir,
+                "reparam_levels": ["global", "tensor", "parameter"], "meta_weight_decay": 0.1}
     with flagsaver.flagsaver(**settings):
         _, _, estimator, tasks = meta_train.build()
-        assert estimator.min_inner_length == 2 and tasks == "family tiny_digits"
+        assert estimator.min_inner_length == 2
+        assert tasks == "family tiny_digits (re-parameterised: global,tensor,parameter, scales 1e-3,1e3)"
+        (augmentation,) = estimator.family.augmentations
+        assert augmentation.levels == ("global", "tensor", "parameter") and augmentation.scale_range == (1e-3, 1e3)
+        assert estimator.family.probability == 1.0
         meta_train.main(["meta_train"])
     lopt, _, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
     assert lopt.name == "celo" and lopt.lstm_hidden_size == 4
@@ -132,6 +137,9 @@ def test_init_theta_continues_from_a_saved_theta(tmp_path):
     ({"min_inner_length": 3}, "min_inner_length 3 must be a multiple of trunc_length 2"),
     ({"min_inner_length": 2, "estimator": "full_es"}, "--min_inner_length is for the truncated estimators"),
     ({"task": "digits_mlp:width=3"}, "'width=3' is not field=value with a field of digits_mlp"),
+    ({"reparam_levels": ["global"]}, "--reparam_levels augments task families: give --family"),
+    ({"family": ["mlp"], "reparam_levels": ["layer"]}, "--reparam_levels/--reparam_range: ReparamAugmentation: levels"),
+    ({"family": ["mlp"], "reparam_levels": ["global"], "reparam_range": ["1"]}, "--reparam_range=1: expected two"),
     ({"task": "mnist_cnn"}, "unknown task 'mnist_cnn'; choices: cifar10_autoencoder"),
     ({"family": ["mlp", "cnn"]}, "unknown task family 'cnn'; choices: autoencoder"),
     ({"estimator": "es"}, "unknown estimator 'es'; choices: full_es, pes"),

@@ -43,9 +43,13 @@ class MetaTrainConfig:
     keep_checkpoints: int = 3
     eval_every: int = 0
     seed: int = 0
+    weight_decay: float = 0.0  # > 0: AdamW (decoupled weight decay on θ), as Celo's meta-training
 
     def meta_optimizer(self) -> optax.GradientTransformation:
-        """Adam on gradients clipped elementwise at `gradient_clip`."""
+        """Adam (AdamW with `weight_decay`) on gradients clipped elementwise at `gradient_clip`."""
+        if self.weight_decay > 0:
+            return optax.chain(optax.clip(self.gradient_clip),
+                               optax.adamw(self.learning_rate, weight_decay=self.weight_decay))
         return optax.chain(optax.clip(self.gradient_clip), optax.adam(self.learning_rate))
 
 

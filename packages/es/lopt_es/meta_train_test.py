@@ -1,9 +1,11 @@
 import json
 
 import jax
+import jax.numpy as jnp
 import lopt_architectures as la
 import lopt_tasks as lt
 import numpy as np
+import optax
 import pytest
 
 from lopt_es import checkpoint
@@ -93,3 +95,16 @@ def test_eval_hook_and_validation_meta_loss(tmp_path):
     records = read_metrics(tmp_path)
     assert "eval/log_lr" in records[1] and "eval/log_lr" not in records[0]
     assert all(np.isfinite(r["meta_loss"]) for r in records)
+
+
+def test_meta_optimizer_is_adam_or_adamw():
+    """With weight_decay the update is Adam's plus −lr·wd·θ (optax.adamw); without it, plain Adam."""
+    theta = {"w": jnp.asarray([2.0, -1.0])}
+    grad = {"w": jnp.asarray([0.5, 0.25])}
+    adam = MetaTrainConfig(num_steps=1, learning_rate=0.1).meta_optimizer()
+    adamw = MetaTrainConfig(num_steps=1, learning_rate=0.1, weight_decay=0.5).meta_optimizer()
+    step_adam, _ = adam.update(grad, adam.init(theta), theta)
+    step_adamw, _ = adamw.update(grad, adamw.init(theta), theta)
+    np.testing.assert_allclose(step_adamw["w"] - step_adam["w"], -0.1 * 0.5 * theta["w"], rtol=1e-6)
+    reference, _ = optax.adam(0.1).update(grad, optax.adam(0.1).init(theta), theta)
+    np.testing.assert_allclose(step_adam["w"], reference["w"], rtol=1e-6)
