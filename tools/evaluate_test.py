@@ -34,7 +34,8 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ({"optimizer": "adamx"}, "unknown optimizer 'adamx'; choices: checkpoint:<dir>, pretrained:<name>, reference:<arch>:<file>, adabelief"),
+    ({"optimizer": "adamx"},
+     "unknown optimizer 'adamx'; choices: checkpoint:<dir>, pretrained:<name>, reference:<arch>:<file>, adabelief"),
     ({"optimizer": "checkpoint:/nonexistent/x"}, "no checkpoint directory '/nonexistent/x'"),
     ({"optimizer": "pretrained:nope"}, "cannot load pretrained optimizer 'nope': no pretrained optimizer 'nope'; known: "),
     ({"optimizer": "sgd"}, "--steps is required"),

@@ -68,8 +68,10 @@ def test_celo_is_the_update_rule_scaled_by_the_scheduler():
     _, state1 = run(celo(use_scheduler=False), theta, params, [g], [2.0])
     buffer = lf.loss_buffer_update(lf.loss_buffer_init(50), 2.0)
     features = lf.celo_scheduler_features(lf.fraction_trained_features(0.0), lf.loss_buffer_features(buffer))
-    lam, _ = celo_module.scheduler_step(theta["scheduler"], features, celo_module.initial_scheduler_state(theta["scheduler"]))
-    mom, rms, fac = lf.momentum((0.9, 0.99, 0.999)), lf.second_moment((0.999,)), lf.factored_second_moment((0.9, 0.99, 0.999))
+    start = celo_module.initial_scheduler_state(theta["scheduler"])
+    lam, _ = celo_module.scheduler_step(theta["scheduler"], features, start)
+    mom, rms = lf.momentum((0.9, 0.99, 0.999)), lf.second_moment((0.999,))
+    fac = lf.factored_second_moment((0.9, 0.99, 0.999))
     for k, p in params.items():
         m, v, f = mom.update(mom.init(p), g[k]).m, rms.update(rms.init(p), g[k]).v, fac.update(fac.init(p), g[k])
         for state_, mult in ((state, lam), (state1, 1.0)):
@@ -94,7 +96,8 @@ def test_celo_adam_is_bias_corrected_adam_at_the_scheduled_rate():
     v = {k: np.zeros_like(x) for k, x in p.items()}
     for t, (g, loss) in enumerate(zip(grads, losses), start=1):
         buffer = lf.loss_buffer_update(buffer, loss)
-        features = lf.celo_scheduler_features(lf.fraction_trained_features((t - 1) / 50), lf.loss_buffer_features(buffer))
+        features = lf.celo_scheduler_features(lf.fraction_trained_features((t - 1) / 50),
+                                              lf.loss_buffer_features(buffer))
         lam, lstm = celo_module.scheduler_step(theta["scheduler"], features, lstm)
         for k in p:
             gk = np.asarray(g[k], np.float64)

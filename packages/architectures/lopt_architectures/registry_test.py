@@ -16,7 +16,8 @@ def test_every_hand_designed_optimizer_takes_a_step():
 
 
 def test_learned_optimizers():
-    assert sorted(LEARNED) == ["celo", "celo2", "celo_adam", "fc_lopt", "nn_adam", "rnn_fc_lopt", "small_fc_lopt", "velo"]
+    assert sorted(LEARNED) == [
+        "celo", "celo2", "celo_adam", "fc_lopt", "nn_adam", "rnn_fc_lopt", "small_fc_lopt", "velo"]
     lopt = make_learned_optimizer("small_fc_lopt", hidden_size=8)
     assert isinstance(lopt, LearnedOptimizer) and lopt.hidden_size == 8
 
@@ -24,5 +25,5 @@ def test_learned_optimizers():
 def test_unknown_names_list_the_known_ones():
     with pytest.raises(KeyError, match="unknown hand-designed optimizer 'adamm'; known: adabelief, adafactor"):
         make_optimizer("adamm", learning_rate=1.0)
-    with pytest.raises(KeyError, match="unknown learned optimizer 'velo2'; known: celo, celo2, celo_adam, fc_lopt, nn_adam"):
+    with pytest.raises(KeyError, match="unknown learned optimizer 'velo2'; known: celo, celo2, celo_adam, fc_lopt"):
         make_learned_optimizer("velo2")

@@ -55,12 +55,13 @@ def test_store_needs_the_selected_run():
 def test_evaluate_reuses_a_cached_baseline(tmp_path, monkeypatch):
     task = lt.get_task("digits_mlp", batch_size=16, hidden_sizes=(8,))
     config = evaluation.EvaluationConfig(num_steps=4, seeds=(0,), baselines=("sgd",), baseline_multiple=1)
-    first = evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), {"digits_mlp:hidden_sizes=8:batch_size=16": task}, config,
+    tasks = {"digits_mlp:hidden_sizes=8:batch_size=16": task}
+    first = evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), tasks, config,
                                 baseline_cache_dir=str(tmp_path))
     assert len(os.listdir(tmp_path)) == 1
     # A second evaluation must not tune again: make the sweep fail if it is called.
     monkeypatch.setattr(evaluation.baselines, "lr_sweep", lambda *a, **k: pytest.fail("baseline recomputed"))
-    second = evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), {"digits_mlp:hidden_sizes=8:batch_size=16": task}, config,
+    second = evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), tasks, config,
                                  baseline_cache_dir=str(tmp_path))
     base = [s for s in first.summary if s.optimizer == "sgd" and s.task.startswith("digits")]
     again = [s for s in second.summary if s.optimizer == "sgd" and s.task.startswith("digits")]

@@ -72,7 +72,8 @@ def normalize_last_two_axes(x: Array, *, param_ndim: int, epsilon: float = 1e-9)
     treats a scalar as a vector of one, so reshape it to (1,) first.
     """
     if param_ndim < 1:
-        raise ValueError(f"normalize_last_two_axes: param_ndim must be >= 1 (reshape scalars to (1,)), got {param_ndim}.")
+        raise ValueError(
+            f"normalize_last_two_axes: param_ndim must be >= 1 (reshape scalars to (1,)), got {param_ndim}.")
     axes = tuple(range(param_ndim))[-2:]
     mean_square = jnp.mean(jnp.square(x), axis=axes, keepdims=True)
     return x * jax.lax.rsqrt(epsilon + mean_square)

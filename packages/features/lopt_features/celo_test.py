@@ -6,7 +6,8 @@ import lopt_features as lf
 
 
 def _accumulated(p, g):
-    mom, rms, fac = lf.momentum((0.9, 0.99, 0.999)), lf.second_moment((0.95,)), lf.factored_second_moment((0.9, 0.99, 0.999))
+    mom, rms = lf.momentum((0.9, 0.99, 0.999)), lf.second_moment((0.95,))
+    fac = lf.factored_second_moment((0.9, 0.99, 0.999))
     return mom.update(mom.init(p), g).m, rms.update(rms.init(p), g).v, fac.update(fac.init(p), g)
 
 

@@ -1,4 +1,4 @@
-"""lopt_pretrained: meta-parameters of learned optimizers — lopt's registry (with Celo's released weights), the reference's checkpoints, optax drop-ins.
+"""lopt_pretrained: learned optimizers' meta-parameters — registry (Celo's weights too), reference files, optax drop-ins.
 
     import lopt_pretrained
     lopt, theta, info = lopt_pretrained.load("small_fc_lopt_digits_mlp")   # see lopt_pretrained.names()

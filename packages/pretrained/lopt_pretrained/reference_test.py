@@ -48,8 +48,8 @@ def test_bad_conversions_name_the_leaf():
     tree["extra"] = np.ones(1, np.float32)
     with pytest.raises(ValueError, match=r"unexpected leaves \['extra'\]; missing leaves \['rms_decays'\]"):
         from_reference("small_fc_lopt", tree)
-    with pytest.raises(KeyError, match="unknown architecture 'velo9'; known: celo, celo2, celo_adam, fc_lopt, nn_adam, rnn_fc_lopt, "
-                       "small_fc_lopt, velo"):
+    known = "celo, celo2, celo_adam, fc_lopt, nn_adam, rnn_fc_lopt, small_fc_lopt, velo"
+    with pytest.raises(KeyError, match=f"unknown architecture 'velo9'; known: {known}"):
         from_reference("velo9", tree)
     with pytest.raises(ValueError, match="a 'fc_lopt' configuration was given"):
         from_reference("small_fc_lopt", tree, lopt=la.fc_lopt())
@@ -72,7 +72,8 @@ def test_celo_family_trees():
     theta = la.celo().init_meta_params(jax.random.PRNGKey(1))
     tree = to_reference("celo", theta)
     assert sorted(tree) == ["ff_mod_stack", "lstm_init_state", "rnn_params"]
-    assert sorted(tree["rnn_params"]) == ["linear", "linear_1", "linear_2", "rnn/linear", "rnn_to_controls", "step_size"]
+    assert sorted(tree["rnn_params"]) == [
+        "linear", "linear_1", "linear_2", "rnn/linear", "rnn_to_controls", "step_size"]
     assert tree["ff_mod_stack"]["~"]["w0__13"].shape == (1, 3, 4) and tree["ff_mod_stack"]["~"]["b2"].shape == (1, 3)
     np.testing.assert_array_equal(tree["ff_mod_stack"]["~"]["w0__13"][0], theta["update_rule"]["w0"]["fac_m"])
     np.testing.assert_array_equal(tree["rnn_params"]["linear_1"]["w"], theta["scheduler"]["mix"]["w"])
