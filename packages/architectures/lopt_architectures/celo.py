@@ -39,6 +39,7 @@ import lopt_features as lf
 
 from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, require_loss, require_num_steps
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step
+from lopt_architectures.mlp import init_grouped_mlp
 from lopt_architectures.velo import GROUPS, mlp_step
 
 NUM_SCHEDULER_FEATURES = sum(width for _, width in lf.CELO_SCHEDULER_FEATURES)
@@ -187,24 +188,9 @@ class Celo(_CeloBase):
 
     def init_meta_params(self, key: jax.Array) -> dict:
         k_rule, k_sched = jax.random.split(key)
-        keys = iter(jax.random.split(k_rule, len(GROUPS) + 2))
-        h = self.hidden_size
-
-        def weight(n_in, n_out, fan_in):
-            return jax.random.truncated_normal(next(keys), -2, 2, (n_in, n_out), jnp.float32) / jnp.sqrt(fan_in)
-
-        total = sum(width for _, width in GROUPS)
         return {
             "scheduler": init_scheduler(k_sched, self.lstm_hidden_size, with_controls=True),
-            "update_rule": {
-                # Haiku initialised every first-layer group with the fan-in of all channels.
-                "w0": {name: weight(width, h, total) for name, width in GROUPS},
-                "b0": jnp.zeros((h,), jnp.float32),
-                "w1": weight(h, h, h),
-                "b1": jnp.zeros((h,), jnp.float32),
-                "w2": weight(h, 3, h),
-                "b2": jnp.zeros((3,), jnp.float32),
-            },
+            "update_rule": init_grouped_mlp(k_rule, GROUPS, self.hidden_size),
         }
 
     def _lr_mult(self, lr_mult):

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import lopt_features as lf
 
 from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params
-from lopt_architectures.mlp import apply_mlp_elementwise
+from lopt_architectures.mlp import apply_mlp_to_channels, init_grouped_mlp
 
 GROUPS = lf.CELO2_CHANNEL_GROUPS
 
@@ -122,18 +122,7 @@ class Celo2(LearnedOptimizer):
                 raise ValueError(f"celo2: adam_pattern {self.adam_pattern!r} is not a regular expression: {e}.")
 
     def init_meta_params(self, key: jax.Array) -> dict:
-        keys = iter(jax.random.split(key, len(GROUPS) + 2))
-        h = self.hidden_size
-
-        def weight(n_in, n_out, fan_in):
-            return jax.random.truncated_normal(next(keys), -2, 2, (n_in, n_out), jnp.float32) / jnp.sqrt(fan_in)
-
-        total = sum(width for _, width in GROUPS)
-        return {"update_rule": {
-            "w0": {name: weight(width, h, total) for name, width in GROUPS},
-            "b0": jnp.zeros((h,), jnp.float32), "w1": weight(h, h, h), "b1": jnp.zeros((h,), jnp.float32),
-            "w2": weight(h, 3, h), "b2": jnp.zeros((3,), jnp.float32),
-        }}
+        return {"update_rule": init_grouped_mlp(key, GROUPS, self.hidden_size)}
 
     def uses_adam(self, params: Any) -> list[bool]:
         """Per leaf (in flattening order): True where the hand-designed Adam rule applies."""
@@ -224,8 +213,7 @@ def _learned_direction(config: Celo2, mlp: dict, p, g, m, v, v_row, v_col, v_dia
     channels = [lf.normalize_last_two_axes(group[..., k], param_ndim=ndim)
                 for group in groups for k in range(group.shape[-1])]
     w0 = jnp.concatenate([mlp["w0"][name] for name, _ in GROUPS[:len(groups)]], axis=0)
-    first = [mlp["b0"][j] + sum(c * w0[i, j] for i, c in enumerate(channels)) for j in range(w0.shape[1])]
-    direction = apply_mlp_elementwise({**mlp, "w0": w0}, first)[0]
+    direction = apply_mlp_to_channels({**mlp, "w0": w0}, channels)[0]
     if config.orthogonalize and direction.ndim >= 2:
         direction = newton_schulz(direction, config.ns_coefficients, config.ns_iterations, config.ns_epsilon)
     direction = lf.normalize_last_two_axes(direction, param_ndim=ndim)

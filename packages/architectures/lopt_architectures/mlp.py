@@ -61,3 +61,33 @@ def apply_mlp_elementwise(
         if i < layers - 1:
             units = [jax.nn.relu(u) for u in units]
     return units
+
+
+def init_grouped_mlp(key: jax.Array, groups, hidden_size: int, num_outputs: int = 3) -> dict:
+    """Parameters of a 2-hidden-layer MLP whose first layer is split by input group.
+
+    {"w0": {group: (width, H)}, "b0", "w1", "b1", "w2", "b2"} — VeLO's per-parameter
+    MLP as haiku builds it (and Celo's, Celo2's): every first-layer block drawn
+    with the fan-in of all channels, later layers with H; biases zero.
+    """
+    keys = iter(jax.random.split(key, len(groups) + 2))
+    h = hidden_size
+
+    def weight(n_in, n_out, fan_in):
+        return jax.random.truncated_normal(next(keys), -2, 2, (n_in, n_out), jnp.float32) / jnp.sqrt(fan_in)
+
+    total = sum(width for _, width in groups)
+    return {
+        "w0": {name: weight(width, h, total) for name, width in groups},
+        "b0": jnp.zeros((h,), jnp.float32), "w1": weight(h, h, h), "b1": jnp.zeros((h,), jnp.float32),
+        "w2": weight(h, num_outputs, h), "b2": jnp.zeros((num_outputs,), jnp.float32),
+    }
+
+
+def apply_mlp_to_channels(
+    params: dict[str, Array], channels: list[Float[Array, "*shape"]]
+) -> list[Float[Array, "*shape"]]:
+    """The MLP's outputs on per-element channels (one array each), fused: `params["w0"]` is (len(channels), H)."""
+    w0 = params["w0"]
+    first = [params["b0"][j] + sum(c * w0[i, j] for i, c in enumerate(channels)) for j in range(w0.shape[1])]
+    return apply_mlp_elementwise(params, first)

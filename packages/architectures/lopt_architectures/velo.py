@@ -46,7 +46,7 @@ import lopt_features as lf
 
 from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, require_loss, require_num_steps
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step, tile_state
-from lopt_architectures.mlp import apply_mlp_elementwise
+from lopt_architectures.mlp import apply_mlp_to_channels
 
 NUM_TENSOR_FEATURES = sum(width for _, width in lf.VELO_TENSOR_FEATURES)
 GROUPS = lf.VELO_CHANNEL_GROUPS
@@ -207,9 +207,7 @@ def mlp_step(mlp, lr_mult, p, g, m, v, v_row, v_col, v_diag, *, exp_mult, step_m
     channels = [group[..., k] for group in groups for k in range(group.shape[-1])]
     inv_rms = jnp.stack([jax.lax.rsqrt(1e-5 + jnp.mean(jnp.square(c))) for c in channels])
     w0 = jnp.concatenate([mlp["w0"][name] for name, _ in GROUPS], axis=0) * inv_rms[:, None]
-    first = [mlp["b0"][j] + sum(c * w0[i, j] for i, c in enumerate(channels)) for j in range(w0.shape[1])]
-    outputs = apply_mlp_elementwise({"w0": w0, "b0": mlp["b0"], "w1": mlp["w1"], "b1": mlp["b1"],
-                                     "w2": mlp["w2"], "b2": mlp["b2"]}, first)
+    outputs = apply_mlp_to_channels({**mlp, "w0": w0}, channels)
     direction, magnitude = outputs[0], outputs[1]
     p32 = p.astype(channels[0].dtype)
     param_scale = jnp.sqrt(jnp.mean(jnp.square(p32)) + 1e-9)
