@@ -205,9 +205,11 @@ def entry_source(target: str, name: str) -> Source:
                   training, training.get("outer_steps"), curve, os.path.join(target, "meta_training.png"), earlier)
 
 
-def read_evaluations(horizon: int | None, third_party: bool) -> dict[int, list[lopt_eval.Results]]:
-    """--evaluation_dir's results by horizon; a lopt-trained entry's must all be at its meta-training horizon."""
+def read_evaluations(horizon: int | None, third_party: bool) -> tuple[dict[int, list[lopt_eval.Results]], dict]:
+    """--evaluation_dir's results by horizon, and each directory's horizon; a lopt-trained entry's must all be
+    at its meta-training horizon."""
     by_horizon: dict[int, list[lopt_eval.Results]] = {}
+    horizon_of: dict[str, int] = {}
     for directory in _EVALUATION_DIR.value:
         results_path = os.path.join(directory, "results.json")
         try:
@@ -219,7 +221,8 @@ def read_evaluations(horizon: int | None, third_party: bool) -> dict[int, list[l
             fail(f"{results_path} evaluates {steps} steps; the meta-training horizon is "
                  f"{horizon} (evaluate with --steps={horizon})")
         by_horizon.setdefault(int(steps), []).append(part)
-    return by_horizon
+        horizon_of[directory] = int(steps)
+    return by_horizon, horizon_of
 
 
 def merged(parts: list[lopt_eval.Results]) -> lopt_eval.Results:
@@ -267,7 +270,7 @@ def main(argv):
             source = third_party_source(_THIRD_PARTY.value, _REFERENCE_CHECKPOINT.value)
         else:
             source = meta_training_source(_META_TRAIN_DIR.value)
-    by_horizon = read_evaluations(source.horizon, third_party)
+    by_horizon, horizon_of = read_evaluations(source.horizon, third_party)
     primary = source.horizon if source.horizon is not None else min(by_horizon)
     if source.earlier is not None:
         by_horizon[primary] = [source.earlier] + by_horizon.get(primary, [])
@@ -277,13 +280,12 @@ def main(argv):
     # Per-task plots of every part; the speedup plot spans all tasks, so it is drawn again from the merged results.
     parts = by_horizon[primary]
     plot_dirs = ([target] if source.earlier is not None else []) + [
-        d for d in _EVALUATION_DIR.value if lopt_eval.load(os.path.join(d, "results.json")).config.get("num_steps")
-        == primary]
+        d for d in _EVALUATION_DIR.value if horizon_of[d] == primary]
     plots = {os.path.basename(p): p for d in plot_dirs for p in sorted(glob.glob(os.path.join(d, "*.png")))
              if (len(parts) == 1 or os.path.basename(p) != "speedups.png")
              and os.path.basename(p) != "meta_training.png" and not re.match(r"T\d+_", os.path.basename(p))}
     for directory in _EVALUATION_DIR.value:
-        steps = lopt_eval.load(os.path.join(directory, "results.json")).config.get("num_steps")
+        steps = horizon_of[directory]
         if steps != primary:
             plots.update({f"T{steps}_{os.path.basename(p)}": p for p in glob.glob(os.path.join(directory, "*.png"))
                           if len(by_horizon[steps]) == 1 or os.path.basename(p) != "speedups.png"})

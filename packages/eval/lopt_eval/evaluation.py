@@ -42,10 +42,15 @@ def state_bytes(task: lt.Task, make_optimizer: Callable[[], la.Optimizer], num_s
     return overhead.state_bytes_per_param(state, params)
 
 
-def final_loss(train_loss: np.ndarray, steps: int) -> tuple[float, float]:
-    """(mean, std) over seeds of the loss averaged over the last 5% of the first `steps` steps."""
+def final_losses(train_loss: np.ndarray, steps: int) -> np.ndarray:
+    """Per seed, the loss averaged over the last 5% of the first `steps` steps."""
     window = max(1, steps // 20)
-    per_seed = np.mean(train_loss[..., steps - window:steps], axis=-1)
+    return np.mean(train_loss[..., steps - window:steps], axis=-1)
+
+
+def final_loss(train_loss: np.ndarray, steps: int) -> tuple[float, float]:
+    """(mean, std) over seeds of `final_losses`."""
+    per_seed = final_losses(train_loss, steps)
     return float(np.mean(per_seed)), float(np.std(per_seed))
 
 

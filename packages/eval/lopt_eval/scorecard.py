@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from lopt_eval.evaluation import final_loss
+from lopt_eval.evaluation import final_loss, final_losses
 from lopt_eval.schema import Results
 
 #: Relative margin a win needs.
@@ -110,10 +110,9 @@ def scorecard(results: Results, *, baseline: str | None = None) -> Scorecard:
                 and r.optimizer in (candidate, baseline)}
         if "candidate" not in runs or "baseline" not in runs:
             continue
-        c, c_std = final_loss(runs["candidate"].train_loss, steps)
+        per_seed = final_losses(runs["candidate"].train_loss, steps)
+        c, c_std = float(np.mean(per_seed)), float(np.std(per_seed))
         b, b_std = final_loss(runs["baseline"].train_loss, steps)
-        window = max(1, steps // 20)
-        per_seed = np.mean(runs["candidate"].train_loss[..., steps - window:steps], axis=-1)
         speed = speedups.get(task)
         scores.append(TaskScore(task, c, c_std, b, b_std, final_loss_ratio(c, b), is_win(c, c_std, b, b_std),
                                 None if speed is None else float(speed["value"]),
