@@ -144,12 +144,14 @@ def main(argv):
             suite = lopt_eval.suites.get_suite(_SUITE.value)
         except KeyError as e:
             fail(e.args[0])
-        given = [f"--{f}" for f in ("tasks", "steps", "seeds") if flags.FLAGS[f].value != flags.FLAGS[f].default]
+        given = [f"--{f}" for f in ("tasks", "steps", "seeds", "baseline_multiple")
+                 if flags.FLAGS[f].value != flags.FLAGS[f].default]
         if given:
-            fail(f"--suite sets the tasks, steps and seeds; drop {', '.join(given)}")
-        specs, steps, seeds = suite.tasks, suite.num_steps, suite.seeds
+            fail(f"--suite sets the tasks, steps, seeds and baseline multiple; drop {', '.join(given)}")
+        specs, steps, seeds, multiple = suite.tasks, suite.num_steps, suite.seeds, suite.baseline_multiple
     else:
         specs, steps, seeds = _TASKS.value, _STEPS.value or default_steps, tuple(range(_SEEDS.value))
+        multiple = _MULTIPLE.value
     if not steps:
         fail("--steps is required for an optimizer without a meta-training horizon")
     if not specs:
@@ -157,7 +159,7 @@ def main(argv):
     tasks = {spec: resolve_task(spec) for spec in specs}
     config = evaluation.EvaluationConfig(
         num_steps=int(steps), seeds=tuple(seeds), baselines=tuple(_BASELINES.value),
-        baseline_multiple=_MULTIPLE.value, nadamw_trials=_NADAMW_TRIALS.value, valid_every=_VALID_EVERY.value,
+        baseline_multiple=multiple, nadamw_trials=_NADAMW_TRIALS.value, valid_every=_VALID_EVERY.value,
         scan_unroll=_UNROLL.value)
     started = time.perf_counter()
     try:

@@ -41,7 +41,9 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
     ({"optimizer": "sgd"}, "--steps is required"),
     ({"optimizer": "sgd", "steps": 2, "tasks": []}, "--tasks is empty"),
     ({"optimizer": "sgd", "suite": "heldout"}, "unknown suite 'heldout'; known: heldout-v1"),
-    ({"optimizer": "sgd", "suite": "heldout-v1", "steps": 3}, "--suite sets the tasks, steps and seeds; drop --steps"),
+    ({"optimizer": "sgd", "suite": "heldout-v1", "steps": 3},
+     "--suite sets the tasks, steps, seeds and baseline multiple; drop --steps"),
+    ({"optimizer": "sgd", "suite": "heldout-v1", "baseline_multiple": 3}, ", --baseline_multiple"),
     ({"optimizer": "reference:celo", "steps": 2}, "reference weights are reference:<arch>:<file>"),
     ({"optimizer": "reference:celo:/no/such/theta.state", "steps": 2}, "cannot load celo weights from"),
     ({"optimizer": "reference:celo9:/no/such/theta.state", "steps": 2}, "unknown learned optimizer 'celo9'"),
@@ -101,7 +103,8 @@ def test_suite_sets_tasks_steps_and_seeds(tmp_path, monkeypatch):
         pass
 
     def fake_evaluate(name, make, tasks, config, **kwargs):
-        seen.update(tasks=list(tasks), steps=config.num_steps, seeds=config.seeds, cache=kwargs["baseline_cache_dir"])
+        seen.update(tasks=list(tasks), steps=config.num_steps, seeds=config.seeds, cache=kwargs["baseline_cache_dir"],
+                    multiple=config.baseline_multiple)
         raise Stop
 
     monkeypatch.setattr(evaluate.evaluation, "evaluate", fake_evaluate)
@@ -109,4 +112,10 @@ def test_suite_sets_tasks_steps_and_seeds(tmp_path, monkeypatch):
         with pytest.raises(Stop):
             evaluate.main(["evaluate"])
     suite = evaluate.lopt_eval.suites.get_suite("validation-v1")
-    assert seen == {"tasks": list(suite.tasks), "steps": 1000, "seeds": suite.seeds, "cache": str(tmp_path)}
+    assert seen == {"tasks": list(suite.tasks), "steps": 1000, "seeds": suite.seeds, "cache": str(tmp_path),
+                    "multiple": 1}
+    # The held-out suite measures speedups: its sweeps run twice the horizon (part of the stored baselines' key).
+    with flagsaver.flagsaver(optimizer="sgd", suite="heldout-v1", out=str(tmp_path), baseline_cache=str(tmp_path)):
+        with pytest.raises(Stop):
+            evaluate.main(["evaluate"])
+    assert seen["multiple"] == 2 and seen["steps"] == 1000

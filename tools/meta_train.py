@@ -5,13 +5,15 @@
 
 `--workdir` holds checkpoints/, metrics.jsonl, meta_training.png and theta/
 (the final meta-parameters with their architecture, which `tools/evaluate
---optimizer=checkpoint:<workdir>/theta` loads). Running the same command
+--optimizer=checkpoint:<workdir>/theta` loads), and with `--save_theta_every`
+theta_steps/step_<N>/ (θ along the way, for `tools/select_checkpoint`). Running the same command
 again resumes from the newest checkpoint. Meta-train on one task (`--task`)
 or on task families (`--family=mlp,conv,...`, optionally `--augment`ed; each
 family contributes `--structures_per_family` groups of `--num_tasks` tasks,
 pooled by `lopt_es.EstimatorMixture`). `--train_only=schedule,initial_hparams`
 meta-trains only those top-level entries of θ (the rest stay at their
-initialisation); `--init_theta=<dir>` starts from a saved θ. The saved
+initialisation); `--init_theta=<dir>` starts from a saved θ
+(`--init_theta=pretrained:<name>`: from a registry entry, e.g. to fine-tune). The saved
 theta/ is always the whole θ, and records the command
 and the meta-training wall time. A wrong flag, an
 unknown name, a checkpoint of another configuration or missing data ends the
@@ -29,6 +31,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")  # `bazel run` passes no --test_en
 import jax
 import lopt_architectures as la
 import lopt_es
+import lopt_pretrained
 import lopt_tasks as lt
 from absl import app, flags
 from lopt_eval import plots
@@ -74,11 +77,15 @@ _REPARAM_RANGE = flags.DEFINE_list("reparam_range", ["1e-3", "1e3"], "With --rep
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 50, "Checkpoint every this many steps.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of θ's initialisation and of every estimate.")
 _DEVICES = flags.DEFINE_integer("devices", 1, "Spread the meta-batch over this many devices.", lower_bound=1)
+_SAVE_THETA_EVERY = flags.DEFINE_integer("save_theta_every", 0, "Also save the whole θ every this many steps, to "
+                                        "<workdir>/theta_steps/step_<N> (candidates for tools/select_checkpoint); "
+                                        "0: only the final θ.", lower_bound=0)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of checkpoints, metrics and the result.")
 _TRAIN_ONLY = flags.DEFINE_list("train_only", None, "Meta-train only these top-level entries of θ (e.g. "
                                 "schedule,initial_hparams for nn_adam); the rest stay where they start.")
-_INIT_THETA = flags.DEFINE_string("init_theta", None, "Start from the meta-parameters saved in this directory (a "
-                                  "theta/ of an earlier run); its architecture replaces --lopt and --lopt_config.")
+_INIT_THETA = flags.DEFINE_string("init_theta", None, "Start from saved meta-parameters: a directory (a theta/ of "
+                                  "an earlier run) or pretrained:<name> (a lopt_pretrained registry entry, e.g. "
+                                  "pretrained:celo); its architecture replaces --lopt and --lopt_config.")
 
 ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": lopt_es.TruncatedBPTT,
               "full_es": lopt_es.FullES}
@@ -86,7 +93,7 @@ OWN_FLAGS = ("lopt", "lopt_config", "task", "family", "structures_per_family", "
              "trunc_length", "inner_length", "std", "meta_loss", "log_meta_loss", "meta_loss_last_fraction",
              "penalize_non_finite", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every",
              "seed", "devices", "workdir", "train_only", "init_theta", "min_inner_length", "meta_weight_decay",
-             "reparam_levels", "reparam_range", "data_dir")
+             "reparam_levels", "reparam_range", "save_theta_every", "data_dir")
 
 
 def fail(message) -> None:
@@ -125,15 +132,27 @@ def lopt_config(name: str, items: list[str]) -> dict:
     return config
 
 
+def initial_theta(source: str) -> tuple[la.LearnedOptimizer, object]:
+    """(architecture, θ) of --init_theta: a saved theta/ directory or pretrained:<registry entry>."""
+    if source.startswith("pretrained:"):
+        try:
+            lopt, theta, _ = lopt_pretrained.load(source[len("pretrained:"):])
+        except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
+            fail(f"--init_theta={source}: {e}")
+        return lopt, theta
+    try:
+        lopt, theta, _ = lopt_es.load_meta_params(source)
+    except (lopt_es.CheckpointError, OSError) as e:
+        fail(f"--init_theta={source}: {e}")
+    return lopt, theta
+
+
 def starting_point() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer]:
     """(the architecture, what ES trains): the same unless --train_only or --init_theta narrow or place θ."""
     if _INIT_THETA.value:
         if _LOPT_CONFIG.value:
             fail("--lopt_config cannot be combined with --init_theta: the saved θ's architecture is used")
-        try:
-            lopt, theta, _ = lopt_es.load_meta_params(_INIT_THETA.value)
-        except (lopt_es.CheckpointError, OSError) as e:
-            fail(f"--init_theta={_INIT_THETA.value}: {e}")
+        lopt, theta = initial_theta(_INIT_THETA.value)
         if flags.FLAGS["lopt"].present and lopt.name != _LOPT.value:
             fail(f"--lopt={_LOPT.value} but --init_theta holds a {lopt.name}")
     else:
@@ -255,14 +274,23 @@ def main(argv):
     architecture, lopt, estimator, tasks = build()
     config = lopt_es.MetaTrainConfig(num_steps=_OUTER_STEPS.value, learning_rate=_META_LR.value,
                                      checkpoint_every=_CHECKPOINT_EVERY.value, seed=_SEED.value,
-                                     weight_decay=_META_WD.value)
+                                     weight_decay=_META_WD.value, eval_every=_SAVE_THETA_EVERY.value)
     workdir = _WORKDIR.value
     first = lopt_es.checkpoint.list_steps(os.path.join(workdir, "checkpoints"))
     print(f"meta-training {lopt.name} with {estimator_name()} on {tasks} for {config.num_steps} steps in "
           f"{workdir}" + (f" (resuming at step {first[-1]})" if first else ""), file=sys.stderr)
     started = time.perf_counter()
+
+    def save_theta(theta, step: int) -> dict:
+        """--save_theta_every: the whole θ at `step`, loadable like theta/ (meta_train calls it every N steps)."""
+        whole = lopt.full(theta) if isinstance(lopt, la.PartiallyTrained) else theta
+        lopt_es.save_meta_params(os.path.join(workdir, "theta_steps", f"step_{step}"), architecture, whole, step,
+                                 tasks=tasks, estimator=estimator_name(), inner_length=_INNER.value,
+                                 command=" ".join(["tools/meta_train"] + sys.argv[1:]))
+        return {}
+
     try:
-        state = lopt_es.meta_train(lopt, estimator, config, workdir,
+        state = lopt_es.meta_train(lopt, estimator, config, workdir, eval_fn=save_theta,
                                    on_step=Progress(config.num_steps, first[-1] if first else 0))
     except lopt_es.CheckpointError as e:
         fail(f"{e} Use another --workdir, or the flags the run was started with.")

@@ -5,7 +5,8 @@
 
 Every θ in `--theta_dirs` (directories written by `lopt_es.save_meta_params`:
 a tools/meta_train `theta/`, or θ exported at other steps or from other
-seeds' runs) is run on the tasks of `--suite` (default validation-v1,
+seeds' runs; or `pretrained:<name>`, a registry entry, such as the one a
+fine-tuning run started from) is run on the tasks of `--suite` (default validation-v1,
 which shares no task or family with the held-out suites) for the suite's
 horizon and seeds, against Adam tuned over 15 learning rates on the same
 seeds (computed once: `--baseline_cache`). The checkpoint with the lowest
@@ -24,6 +25,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import lopt_es
 import lopt_eval
+import lopt_pretrained
 from absl import app, flags
 from lopt_eval import evaluation
 
@@ -63,6 +65,13 @@ def main(argv):
         fail(f"suite {suite.name!r} is a {suite.purpose} suite; checkpoints are selected on a validation suite only")
     candidates = []
     for directory in _THETA_DIRS.value:
+        if directory.startswith("pretrained:"):  # e.g. the registry entry a fine-tuning run started from
+            try:
+                lopt, theta, _ = lopt_pretrained.load(directory[len("pretrained:"):])
+            except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
+                fail(f"{directory}: {e}")
+            candidates.append((directory, lopt, theta, 0))
+            continue
         try:
             lopt, theta, metadata = lopt_es.load_meta_params(directory)
         except (lopt_es.CheckpointError, OSError) as e:
@@ -70,14 +79,15 @@ def main(argv):
         candidates.append((directory, lopt, theta, lopt_es.checkpoint.list_steps(directory)[-1]))
     tasks = {spec: common_flags.with_data_dir(task) for spec, task in lopt_eval.suites.resolve(suite).items()}
     config = evaluation.EvaluationConfig(num_steps=suite.num_steps, seeds=suite.seeds, baselines=("adam",),
-                                         baseline_multiple=1)
+                                         baseline_multiple=suite.baseline_multiple)
     rows = []
     for index, (directory, lopt, theta, step) in enumerate(candidates):
         results = evaluation.evaluate(f"{lopt.name}@{step}", lambda: lopt.optimizer(theta), tasks, config,
                                       log=lambda m: print(m, file=sys.stderr, flush=True),
                                       baseline_cache_dir=_CACHE.value)
         card = lopt_eval.scorecard.scorecard(results)
-        rows.append({"index": index, "theta_dir": os.path.abspath(directory), "step": step,
+        where = directory if directory.startswith("pretrained:") else os.path.abspath(directory)
+        rows.append({"index": index, "theta_dir": where, "step": step,
                      "iqm_ratio": card.iqm_ratio, "iqm_interval": list(card.iqm_interval), "wins": card.wins,
                      "tasks": len(card.tasks), "diverged": card.diverged})
         print(f"{directory} (step {step}): IQM final-loss ratio {card.iqm_ratio:.4f} [{card.iqm_interval[0]:.4f}, "

@@ -59,6 +59,7 @@ def test_rank_prefers_fewer_divergences_then_lower_ratio():
     ({"theta_dirs": None}, "--theta_dirs is required"),
     ({"suite": "heldout-v1"}, "is a held_out suite; checkpoints are selected on a validation suite only"),
     ({"theta_dirs": ["/nonexistent"]}, "no saved meta-parameters in /nonexistent"),
+    ({"theta_dirs": ["pretrained:nope"]}, "pretrained:nope: no pretrained optimizer 'nope'"),
 ])
 def test_errors(theta_dir, overrides, message):
     directory, _ = theta_dir
@@ -66,3 +67,16 @@ def test_errors(theta_dir, overrides, message):
         with pytest.raises(SystemExit) as error:
             select_checkpoint.main(["select_checkpoint"])
     assert message in str(error.value.code)
+
+
+def test_a_registry_entry_is_a_candidate(theta_dir):
+    """pretrained:<name> competes with saved θ, e.g. the entry a fine-tuning run started from."""
+    directory, tmp_path = theta_dir
+    out = tmp_path / "selection.json"
+    with flagsaver.flagsaver(theta_dirs=["pretrained:small_fc_lopt_digits_mlp", directory[0]], suite=TINY.name,
+                             baseline_cache=str(tmp_path / "cache"), out=str(out)):
+        select_checkpoint.main(["select_checkpoint"])
+    rows = json.loads(out.read_text())["candidates"]
+    assert [(r["theta_dir"], r["step"]) for r in rows] == [("pretrained:small_fc_lopt_digits_mlp", 0),
+                                                           (directory[0], 10)]
+    assert rows[0]["iqm_ratio"] != rows[1]["iqm_ratio"]  # two different optimizers were run

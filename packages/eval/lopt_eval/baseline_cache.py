@@ -6,8 +6,11 @@ depends on the task, the horizon, the seeds, the search and the code that ran
 it, so it is stored under a key made of exactly those: a candidate evaluated
 later against the same key costs only its own runs.
 
-A cache is a directory of results files (`lopt-eval/1`), one per key, named
-`<task>__<baseline>__T<steps>__<hash>.json`; the file's config holds the key
+A cache is a directory of gzip-compressed results files (`lopt-eval/1`), one
+per key, named `<task>__<baseline>__T<steps>__<hash>.json.gz` (a plain `.json`
+of that name, as earlier versions wrote, is read too; compressed, a 15-rate
+sweep is a third of the size, so a suite's baselines can be committed: see
+packages/eval/stored_baselines/); the file's config holds the key
 and is compared in full on reading, so a renamed or edited file is never
 taken for another key. The key's versions are those of the lopt packages and
 of jax/jaxlib: a new release of either invalidates the entry (it is recomputed
@@ -41,9 +44,19 @@ def baseline_key(task: str, baseline: str, num_steps: int, seeds, *, length: int
 
 
 def cache_path(directory: str, key: dict) -> str:
+    """Where the baseline for `key` is written."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     task = re.sub(r"[^A-Za-z0-9_.=-]+", "_", key["task"])
-    return os.path.join(directory, f"{task}__{key['baseline']}__T{key['num_steps']}__{digest}.json")
+    return os.path.join(directory, f"{task}__{key['baseline']}__T{key['num_steps']}__{digest}.json.gz")
+
+
+def stored_path(directory: str, key: dict) -> str | None:
+    """The file holding `key`'s baseline: compressed, or uncompressed as earlier versions wrote; None if neither."""
+    path = cache_path(directory, key)
+    for candidate in (path, path[:-len(".gz")]):
+        if os.path.exists(candidate):
+            return candidate
+    return None
 
 
 def load_baseline(directory: str, key: dict) -> tuple[Run, list[Run]] | None:
@@ -52,8 +65,8 @@ def load_baseline(directory: str, key: dict) -> tuple[Run, list[Run]] | None:
     Raises:
       ResultsError: the file for `key` is unreadable or holds another key.
     """
-    path = cache_path(directory, key)
-    if not os.path.exists(path):
+    path = stored_path(directory, key)
+    if path is None:
         return None
     results = load(path)
     stored = results.config.get("baseline_key")

@@ -1,5 +1,7 @@
 """The baseline cache: a stored baseline is returned for its own key only, and evaluate() reuses it."""
 
+import gzip
+import json
 import os
 
 import lopt_architectures as la
@@ -66,3 +68,38 @@ def test_evaluate_reuses_a_cached_baseline(tmp_path, monkeypatch):
     base = [s for s in first.summary if s.optimizer == "sgd" and s.task.startswith("digits")]
     again = [s for s in second.summary if s.optimizer == "sgd" and s.task.startswith("digits")]
     assert base[-1].final_loss_mean == again[-1].final_loss_mean
+
+
+def test_stored_compressed_and_earlier_uncompressed_files_are_read(tmp_path):
+    runs = [_run("trial", 1e-3, 0.5), _run("baseline", 1e-2, 0.2)]
+    path = baseline_cache.store_baseline(str(tmp_path), _key(), runs[1], runs)
+    assert path.endswith(".json.gz")
+    with gzip.open(path, "rt") as f:  # really gzip, holding the key
+        assert json.load(f)["config"]["baseline_key"] == _key()
+    # The same baseline stored again gives the same bytes (committed files do not churn).
+    with open(path, "rb") as f:
+        first = f.read()
+    baseline_cache.store_baseline(str(tmp_path), _key(), runs[1], runs)
+    with open(path, "rb") as f:
+        assert f.read() == first
+    # A file written uncompressed, as earlier versions did, is still found.
+    legacy = str(tmp_path / "legacy")
+    os.makedirs(legacy)
+    plain = path[:-len(".gz")].replace(str(tmp_path), legacy)
+    with gzip.open(path, "rb") as f, open(plain, "wb") as out:
+        out.write(f.read())
+    assert baseline_cache.stored_path(legacy, _key()) == plain
+    best, _ = baseline_cache.load_baseline(legacy, _key())
+    assert best.hyperparameters == {"learning_rate": 1e-2}
+
+
+def test_a_truncated_compressed_file_is_refused_naming_it(tmp_path):
+    runs = [_run("baseline", 1e-2, 0.2)]
+    path = baseline_cache.store_baseline(str(tmp_path), _key(), runs[0], runs)
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+    with pytest.raises(schema.ResultsError, match="not a complete gzip file") as e:
+        baseline_cache.load_baseline(str(tmp_path), _key())
+    assert path in str(e.value)

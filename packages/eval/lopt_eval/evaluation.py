@@ -93,7 +93,7 @@ def evaluate(
                 trials=config.nadamw_trials if nadamw else None, valid_every=config.valid_every)
             cached = baseline_cache.load_baseline(baseline_cache_dir, key) if baseline_cache_dir else None
             if cached is not None:
-                log(f"{name}: {baseline} baseline from {baseline_cache.cache_path(baseline_cache_dir, key)}")
+                log(f"{name}: {baseline} baseline from {baseline_cache.stored_path(baseline_cache_dir, key)}")
                 best, trials = cached
             elif nadamw:
                 log(f"{name}: nadamw random search, {config.nadamw_trials} trials x {steps} steps")

@@ -36,6 +36,7 @@ Non-finite numbers (a diverged run) are written as null and read back as NaN.
 
 import dataclasses
 import datetime
+import gzip
 import json
 import math
 import os
@@ -221,8 +222,12 @@ def _renamed(results: Results, candidate: str) -> Results:
 
 
 def save(path: str, results: Results) -> None:
-    """Writes `results` to `path` atomically."""
-    data = json.dumps(to_json(results), indent=1).encode()
+    """Writes `results` to `path` atomically; gzip-compressed if `path` ends in .gz."""
+    if path.endswith(".gz"):
+        # mtime=0: the same results give the same bytes (committed files do not change on a rewrite).
+        data = gzip.compress(json.dumps(to_json(results), separators=(",", ":")).encode(), 9, mtime=0)
+    else:
+        data = json.dumps(to_json(results), indent=1).encode()
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
@@ -232,9 +237,16 @@ def save(path: str, results: Results) -> None:
 
 
 def load(path: str) -> Results:
+    """Reads a results file (gzip-compressed if `path` ends in .gz)."""
     try:
-        with open(path) as f:
-            document = json.load(f)
+        if path.endswith(".gz"):
+            with gzip.open(path, "rt") as f:
+                document = json.load(f)
+        else:
+            with open(path) as f:
+                document = json.load(f)
     except json.JSONDecodeError as e:
         raise ResultsError(f"{path}: not JSON ({e}).") from None
+    except (gzip.BadGzipFile, EOFError) as e:
+        raise ResultsError(f"{path}: not a complete gzip file ({e}).") from None
     return from_json(document, where=path)
