@@ -124,9 +124,29 @@ def test_init_theta_continues_from_a_saved_theta(tmp_path):
                                                           jax.tree_util.tree_leaves(fresh)))
 
 
+def test_init_theta_from_a_registry_entry_and_theta_along_the_way(tmp_path):
+    """--init_theta=pretrained:<name> starts at the entry's θ; --save_theta_every keeps θ at those steps."""
+    workdir = str(tmp_path / "finetune")
+    with flagsaver.flagsaver(**{**TINY, "lopt": "small_fc_lopt", "outer_steps": 4, "workdir": workdir,
+                                "init_theta": "pretrained:small_fc_lopt_digits_mlp", "save_theta_every": 2}):
+        meta_train.main(["meta_train"])
+    _, entry, _ = meta_train.lopt_pretrained.load("small_fc_lopt_digits_mlp")
+    steps = os.path.join(workdir, "theta_steps")
+    assert sorted(os.listdir(steps)) == ["step_2", "step_4"]
+    _, at_2, _ = meta_train.lopt_es.load_meta_params(os.path.join(steps, "step_2"))
+    _, at_4, _ = meta_train.lopt_es.load_meta_params(os.path.join(steps, "step_4"))
+    _, final, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, at_4, final)
+    # Two meta-updates from the entry: close to it (Adam moves each leaf ≤ ~lr per step), yet moved.
+    moved = [np.abs(np.asarray(a) - np.asarray(b)).max() for a, b in zip(jax.tree_util.tree_leaves(at_2),
+                                                                          jax.tree_util.tree_leaves(entry))]
+    assert 0 < max(moved) <= 2 * 1e-3 * 1.01
+
+
 @pytest.mark.parametrize("overrides,message", [
     ({"train_only": ["lstm"]}, "--train_only: partially_trained: small_fc_lopt's θ has no entry 'lstm'; its entries"),
     ({"init_theta": "/nonexistent/theta"}, "--init_theta=/nonexistent/theta: no saved meta-parameters"),
+    ({"init_theta": "pretrained:nope"}, "--init_theta=pretrained:nope: no pretrained optimizer 'nope'"),
     ({"init_theta": "/nonexistent/theta", "lopt_config": ["hidden_size=3"]},
      "--lopt_config cannot be combined with --init_theta"),
     ({"lopt_config": ["hidden=3"]}, "small_fc_lopt has no configuration field 'hidden'; fields: exp_mult"),
