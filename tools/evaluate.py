@@ -149,9 +149,10 @@ def main(argv):
         if given:
             fail(f"--suite sets the tasks, steps, seeds and baseline multiple; drop {', '.join(given)}")
         specs, steps, seeds, multiple = suite.tasks, suite.num_steps, suite.seeds, suite.baseline_multiple
+        task_unroll = suite.scan_unroll
     else:
         specs, steps, seeds = _TASKS.value, _STEPS.value or default_steps, tuple(range(_SEEDS.value))
-        multiple = _MULTIPLE.value
+        multiple, task_unroll = _MULTIPLE.value, ()
     if not steps:
         fail("--steps is required for an optimizer without a meta-training horizon")
     if not specs:
@@ -160,7 +161,7 @@ def main(argv):
     config = evaluation.EvaluationConfig(
         num_steps=int(steps), seeds=tuple(seeds), baselines=tuple(_BASELINES.value),
         baseline_multiple=multiple, nadamw_trials=_NADAMW_TRIALS.value, valid_every=_VALID_EVERY.value,
-        scan_unroll=_UNROLL.value)
+        scan_unroll=_UNROLL.value, task_scan_unroll=tuple(task_unroll))
     started = time.perf_counter()
     try:
         results = evaluation.evaluate(name, make, tasks, config, log=lambda m: print(m, file=sys.stderr, flush=True),

@@ -104,7 +104,7 @@ def test_suite_sets_tasks_steps_and_seeds(tmp_path, monkeypatch):
 
     def fake_evaluate(name, make, tasks, config, **kwargs):
         seen.update(tasks=list(tasks), steps=config.num_steps, seeds=config.seeds, cache=kwargs["baseline_cache_dir"],
-                    multiple=config.baseline_multiple)
+                    multiple=config.baseline_multiple, unroll=config.task_scan_unroll)
         raise Stop
 
     monkeypatch.setattr(evaluate.evaluation, "evaluate", fake_evaluate)
@@ -113,9 +113,10 @@ def test_suite_sets_tasks_steps_and_seeds(tmp_path, monkeypatch):
             evaluate.main(["evaluate"])
     suite = evaluate.lopt_eval.suites.get_suite("validation-v1")
     assert seen == {"tasks": list(suite.tasks), "steps": 1000, "seeds": suite.seeds, "cache": str(tmp_path),
-                    "multiple": 1}
+                    "multiple": 1, "unroll": suite.scan_unroll}
     # The held-out suite measures speedups: its sweeps run twice the horizon (part of the stored baselines' key).
     with flagsaver.flagsaver(optimizer="sgd", suite="heldout-v1", out=str(tmp_path), baseline_cache=str(tmp_path)):
         with pytest.raises(Stop):
             evaluate.main(["evaluate"])
     assert seen["multiple"] == 2 and seen["steps"] == 1000
+    assert dict(seen["unroll"])["family:conv:1"] == 20

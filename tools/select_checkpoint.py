@@ -79,7 +79,8 @@ def main(argv):
         candidates.append((directory, lopt, theta, lopt_es.checkpoint.list_steps(directory)[-1]))
     tasks = {spec: common_flags.with_data_dir(task) for spec, task in lopt_eval.suites.resolve(suite).items()}
     config = evaluation.EvaluationConfig(num_steps=suite.num_steps, seeds=suite.seeds, baselines=("adam",),
-                                         baseline_multiple=suite.baseline_multiple)
+                                         baseline_multiple=suite.baseline_multiple,
+                                         task_scan_unroll=suite.scan_unroll)
     rows = []
     for index, (directory, lopt, theta, step) in enumerate(candidates):
         results = evaluation.evaluate(f"{lopt.name}@{step}", lambda: lopt.optimizer(theta), tasks, config,

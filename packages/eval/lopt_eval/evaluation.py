@@ -33,6 +33,11 @@ class EvaluationConfig:
     nadamw_trials: int = 1000
     valid_every: int = 0
     scan_unroll: int = 1  # runner.train's: unroll the step loop (conv nets on CPU run far faster unrolled)
+    task_scan_unroll: tuple[tuple[str, int], ...] = ()  # (task name, unroll) pairs overriding scan_unroll
+
+    def unroll(self, task_name: str) -> int:
+        """The step-loop unroll for `task_name` (the same numbers at any unroll; only speed differs)."""
+        return dict(self.task_scan_unroll).get(task_name, self.scan_unroll)
 
 
 def state_bytes(task: lt.Task, make_optimizer: Callable[[], la.Optimizer], num_steps: int) -> float:
@@ -76,8 +81,9 @@ def evaluate(
     steps = config.num_steps
     for name, task in tasks.items():
         log(f"{name}: {candidate_name}, {len(seeds)} seeds x {steps} steps")
+        unroll = config.unroll(name)
         curves = runner.train(task, lambda h: make_candidate(), steps, seeds, valid_every=config.valid_every,
-                              scan_unroll=config.scan_unroll)
+                              scan_unroll=unroll)
         candidate = Run(candidate_name, name, "candidate", {}, steps, seeds, curves.train_loss[0], curves.step_seconds,
                         curves.meta_loss[0], curves.valid_steps,
                         None if curves.valid_loss is None else curves.valid_loss[0])
@@ -98,11 +104,11 @@ def evaluate(
             elif nadamw:
                 log(f"{name}: nadamw random search, {config.nadamw_trials} trials x {steps} steps")
                 best, trials = baselines.nadamw_search(task, steps, seeds, num_trials=config.nadamw_trials,
-                                                       valid_every=config.valid_every, scan_unroll=config.scan_unroll)
+                                                       valid_every=config.valid_every, scan_unroll=unroll)
             else:
                 log(f"{name}: {baseline} learning-rate sweep, {len(baselines.LEARNING_RATES)} rates x {length} steps")
                 best, trials = baselines.lr_sweep(task, baseline, length, seeds, valid_every=config.valid_every,
-                                                  selection_steps=steps, scan_unroll=config.scan_unroll)
+                                                  selection_steps=steps, scan_unroll=unroll)
             if cached is None and baseline_cache_dir:
                 baseline_cache.store_baseline(baseline_cache_dir, key, best, trials)
             for trial in trials:

@@ -2,6 +2,7 @@ import lopt_architectures as la
 import lopt_tasks as lt
 import numpy as np
 
+from lopt_eval import evaluation
 from lopt_eval.evaluation import EvaluationConfig, evaluate, final_loss
 
 
@@ -27,3 +28,8 @@ def test_evaluate_reports_candidate_and_tuned_baselines_with_speedups():
     assert results.summary[1].final_loss_mean < candidate.final_loss_mean
     assert candidate.state_bytes_per_param == 0.0 and results.summary[1].state_bytes_per_param == 8.0  # sgd, adam
     assert all(s.step_seconds > 0 for s in results.summary)
+
+
+def test_task_scan_unroll_overrides_the_default_per_task():
+    config = evaluation.EvaluationConfig(num_steps=3, scan_unroll=2, task_scan_unroll=(("family:conv:1", 20),))
+    assert config.unroll("family:conv:1") == 20 and config.unroll("digits_mlp") == 2
