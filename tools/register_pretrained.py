@@ -4,8 +4,10 @@
         --meta_train_dir=runs/sfc --evaluation_dir=runs/sfc/evaluation --description="..."
 
 Reads θ and how it was trained from `--meta_train_dir` (a `tools/meta_train`
-workdir: theta/, metrics.jsonl, meta_training.png) and the `tools/evaluate`
-results of those meta-parameters at their meta-training horizon from
+workdir: theta/ — or theta_steps/step_<N> with `--theta_step=N` —, metrics.jsonl,
+meta_training.png) and the `tools/evaluate` results of those meta-parameters at
+their meta-training horizon (at any horizons if it was meta-trained on runs of
+many lengths, `--min_inner_length`) from
 `--evaluation_dir` (results.json and plots; several directories, comma-separated,
 are merged into one evaluation with `lopt_eval.merge` — e.g. held-out tasks
 evaluated later, or a costly task run with a smaller --baseline_multiple),
@@ -62,6 +64,9 @@ _ENTRY = flags.DEFINE_string("entry", None, "Registry name of the new entry (let
 _META_TRAIN_DIR = flags.DEFINE_string("meta_train_dir", None, "The tools/meta_train --workdir of the optimizer.")
 _EVALUATION_DIR = flags.DEFINE_list("evaluation_dir", None,
                                     "The tools/evaluate --out directory of these meta-parameters (several: merged).")
+_THETA_STEP = flags.DEFINE_integer("theta_step", None, "Register θ as saved at this meta-training step "
+                                   "(<meta_train_dir>/theta_steps/step_<N>, e.g. the checkpoint "
+                                   "tools/select_checkpoint chose) instead of the final theta/.", lower_bound=1)
 _DESCRIPTION = flags.DEFINE_string("description", "", "One paragraph: what the optimizer is for.")
 _REGISTRY = flags.DEFINE_string("registry", None, "Registry directory (default: this checkout's "
                                 "packages/pretrained/lopt_pretrained/entries).")
@@ -74,7 +79,7 @@ _ADD = flags.DEFINE_bool("add_evaluation", False, "Add --evaluation_dir's tasks 
                          "keeping its θ, training record and curve (no --meta_train_dir).")
 
 OWN_FLAGS = ("entry", "meta_train_dir", "evaluation_dir", "description", "registry", "replace_entry", "add_evaluation",
-             "third_party", "reference_checkpoint")
+             "third_party", "reference_checkpoint", "theta_step")
 SPEC_FIELDS = ("arch", "description", "provenance", "license_text_file")
 CURVE_POINTS = 500
 
@@ -139,12 +144,14 @@ class Source(NamedTuple):
     earlier: lopt_eval.Results | None
     provenance: dict | None = None
     license_text: str | None = None
+    min_horizon: int | None = None  # meta-trained on runs of log-uniform lengths in [min_horizon, horizon]
 
 
 def meta_training_source(directory: str) -> Source:
     """θ and how it was trained, from a tools/meta_train --workdir."""
     try:
-        theta_dir = os.path.join(directory, "theta")
+        theta_dir = os.path.join(directory, "theta") if _THETA_STEP.value is None else os.path.join(
+            directory, "theta_steps", f"step_{_THETA_STEP.value}")
         lopt, theta, metadata = lopt_es.load_meta_params(theta_dir)
         outer_steps = lopt_es.checkpoint.list_steps(theta_dir)[-1]
     except (lopt_es.CheckpointError, OSError) as e:
@@ -154,11 +161,14 @@ def meta_training_source(directory: str) -> Source:
         "estimator": metadata.get("estimator"),
         "outer_steps": outer_steps,
         "command": metadata.get("command", "(not recorded)"),
+        **({"selected_step": outer_steps} if _THETA_STEP.value is not None else {}),
         "meta_training_seconds": metadata.get("meta_training_seconds"),
     }
+    if metadata.get("min_inner_length"):
+        training["inner_lengths"] = [metadata["min_inner_length"], metadata.get("inner_length")]
     return Source(lopt, theta, metadata.get("inner_length"), _DESCRIPTION.value, training, outer_steps,
                   meta_training_curve(os.path.join(directory, "metrics.jsonl")),
-                  os.path.join(directory, "meta_training.png"), None)
+                  os.path.join(directory, "meta_training.png"), None, min_horizon=metadata.get("min_inner_length"))
 
 
 def third_party_source(spec_path: str, checkpoint: str) -> Source:
@@ -202,12 +212,13 @@ def entry_source(target: str, name: str) -> Source:
         fail(f"cannot read entry {name!r}: {e}")
     training = entry["training"]
     return Source(lopt, theta, entry.get("inner_length"), _DESCRIPTION.value or entry.get("description", ""),
-                  training, training.get("outer_steps"), curve, os.path.join(target, "meta_training.png"), earlier)
+                  training, training.get("outer_steps"), curve, os.path.join(target, "meta_training.png"), earlier,
+                  min_horizon=(training.get("inner_lengths") or [None])[0])
 
 
-def read_evaluations(horizon: int | None, third_party: bool) -> tuple[dict[int, list[lopt_eval.Results]], dict]:
-    """--evaluation_dir's results by horizon, and each directory's horizon; a lopt-trained entry's must all be
-    at its meta-training horizon."""
+def read_evaluations(horizon: int | None, any_horizon: bool) -> tuple[dict[int, list[lopt_eval.Results]], dict]:
+    """--evaluation_dir's results by horizon, and each directory's horizon; unless `any_horizon` (weights trained
+    elsewhere, or on runs of many lengths), all must be at the meta-training horizon."""
     by_horizon: dict[int, list[lopt_eval.Results]] = {}
     horizon_of: dict[str, int] = {}
     for directory in _EVALUATION_DIR.value:
@@ -217,7 +228,7 @@ def read_evaluations(horizon: int | None, third_party: bool) -> tuple[dict[int, 
         except (OSError, lopt_eval.ResultsError) as e:
             fail(f"cannot read the evaluation: {e}")
         steps = part.config.get("num_steps")
-        if not third_party and steps != horizon:
+        if not any_horizon and steps != horizon:
             fail(f"{results_path} evaluates {steps} steps; the meta-training horizon is "
                  f"{horizon} (evaluate with --steps={horizon})")
         by_horizon.setdefault(int(steps), []).append(part)
@@ -270,8 +281,11 @@ def main(argv):
             source = third_party_source(_THIRD_PARTY.value, _REFERENCE_CHECKPOINT.value)
         else:
             source = meta_training_source(_META_TRAIN_DIR.value)
-    by_horizon, horizon_of = read_evaluations(source.horizon, third_party)
-    primary = source.horizon if source.horizon is not None else min(by_horizon)
+    # Meta-trained on one run length, an entry is evaluated at it; on a range of lengths (or elsewhere), at any
+    # horizons, the shortest being its primary evaluation.
+    any_horizon = third_party or source.min_horizon is not None
+    by_horizon, horizon_of = read_evaluations(source.horizon, any_horizon)
+    primary = min(by_horizon) if any_horizon else source.horizon
     if source.earlier is not None:
         by_horizon[primary] = [source.earlier] + by_horizon.get(primary, [])
     results_by_horizon = {h: merged(parts) for h, parts in sorted(by_horizon.items())}

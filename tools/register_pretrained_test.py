@@ -210,6 +210,22 @@ def test_an_evaluation_at_another_horizon_is_refused(run):
         register(tmp_path)
 
 
+def test_a_selected_step_of_a_run_over_many_lengths_is_registered(run):
+    """--theta_step registers θ of theta_steps/step_<N>; trained on lengths 5..20, it may be evaluated at 10."""
+    tmp_path, lopt, theta = run
+    chosen = jax.tree_util.tree_map(lambda x: x + 0.5, theta)
+    lopt_es.save_meta_params(str(tmp_path / "run" / "theta_steps" / "step_600"), lopt, chosen, 600,
+                             tasks="family tiny_digits", estimator="PES", inner_length=2 * HORIZON,
+                             min_inner_length=HORIZON // 2, command="tools/meta_train --min_inner_length=5")
+    register(tmp_path, theta_step=600)
+    _, restored, entry = lopt_pretrained.load("mine", directory=str(tmp_path / "registry"))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, chosen, restored)
+    assert entry["training"]["selected_step"] == 600 and entry["training"]["outer_steps"] == 600
+    assert entry["training"]["inner_lengths"] == [HORIZON // 2, 2 * HORIZON]
+    with pytest.raises(SystemExit, match="no meta-trained optimizer in"):
+        register(tmp_path, theta_step=700, replace_entry=True)
+
+
 def test_adding_to_an_entry_without_its_curve_is_a_one_line_error(run):
     tmp_path, _, _ = run
     register(tmp_path)
