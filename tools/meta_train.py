@@ -286,6 +286,7 @@ def main(argv):
         whole = lopt.full(theta) if isinstance(lopt, la.PartiallyTrained) else theta
         lopt_es.save_meta_params(os.path.join(workdir, "theta_steps", f"step_{step}"), architecture, whole, step,
                                  tasks=tasks, estimator=estimator_name(), inner_length=_INNER.value,
+                                 min_inner_length=_MIN_INNER.value,
                                  command=" ".join(["tools/meta_train"] + sys.argv[1:]))
         return {}
 
@@ -301,6 +302,7 @@ def main(argv):
     theta = lopt.full(state.theta) if isinstance(lopt, la.PartiallyTrained) else state.theta
     lopt_es.save_meta_params(theta_dir, architecture, theta, int(state.step), tasks=tasks,
                              estimator=estimator_name(), inner_length=_INNER.value,
+                                 min_inner_length=_MIN_INNER.value,
                              command=" ".join(["tools/meta_train"] + sys.argv[1:]),
                              meta_training_seconds=round(meta_training_seconds(metrics_path)))
     plot = plots.meta_training_curves(metrics_path, os.path.join(workdir, "meta_training.png"))
