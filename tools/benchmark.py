@@ -10,8 +10,9 @@ bytes per parameter (`lopt_eval.overhead`). It prints one row per
 
     optimizer  width  batch  params  ms/step  x SGD  state B/param
 
-and, given `--study_out`, writes there `overhead.json` (`lopt_eval.overhead.save`)
-and, for the largest width and each batch size, `pareto_width<W>_batch<B>.png`:
+and, given `--study_out` (checked writable before any timing), writes there
+`overhead.json` (`lopt_eval.overhead.save`) and, for the largest width and
+each batch size, `pareto_width<W>_batch<B>.png`:
 step time relative to SGD against state bytes per parameter, one point per
 optimizer, Pareto front highlighted (`lopt_eval.plots.pareto`; tradeoffs Fig. 1).
 Learned optimizers run with random meta-parameters; SGD, the baseline of
@@ -34,6 +35,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")  # `bazel run` passes no --test_en
 import jax
 from absl import app, flags
 from lopt_eval import overhead, plots
+
+import common_flags
 
 _OPTIMIZERS = flags.DEFINE_list("study_optimizers", list(overhead.DEFAULT_OPTIMIZERS),
                                 "Optimizers to compare (hand-designed and learned; sgd is always added).")
@@ -103,6 +106,10 @@ def main(argv):
     if unknown:
         sys.exit(f"benchmark: unknown optimizers {', '.join(unknown)}; choices: {', '.join(known)}")
     widths, batch_sizes = _positive_ints(_WIDTHS), _positive_ints(_BATCH_SIZES)
+    # `bazel run` starts in the runfiles tree; relative paths mean the caller's directory.
+    out = os.path.join(os.environ.get("BUILD_WORKING_DIRECTORY", ""), _OUT.value) if _OUT.value else None
+    if out:
+        common_flags.check_output_dir("benchmark", "study_out", out)
     _check_dataset(_DATASET.value, batch_sizes)
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; MLP 2 x width on {_DATASET.value}; "
           f"median of {_REPEATS.value} interleaved rounds; x SGD = step time / SGD's step time")
@@ -110,9 +117,7 @@ def main(argv):
     rows = overhead.overhead_study(
         _OPTIMIZERS.value, widths, batch_sizes, repeats=_REPEATS.value, dataset=_DATASET.value,
         on_rows=lambda group: print("\n".join(format_row(r) for r in group), flush=True))
-    if _OUT.value:
-        # `bazel run` starts in the runfiles tree; relative paths mean the caller's directory.
-        out = os.path.join(os.environ.get("BUILD_WORKING_DIRECTORY", ""), _OUT.value)
+    if out:
         config = {"optimizers": _OPTIMIZERS.value, "widths": widths, "batch_sizes": batch_sizes,
                   "repeats": _REPEATS.value, "dataset": _DATASET.value, "depth": 2,
                   "device": jax.devices()[0].device_kind}

@@ -69,6 +69,17 @@ def test_bad_grids_and_datasets_exit_with_one_line():
     assert "unknown image dataset 'nope'" in one_line_exit(study_dataset="nope")
 
 
+def test_an_unusable_output_directory_exits_with_one_line_before_any_timing(tmp_path, monkeypatch):
+    def no_timing(*args, **kwargs):
+        raise AssertionError("timed before checking --study_out")
+
+    monkeypatch.setattr(benchmark.overhead, "overhead_study", no_timing)
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert f"--study_out={a_file}: {a_file} is a file, not a directory" in one_line_exit(study_out=str(a_file))
+    assert "/proc is not writable" in one_line_exit(study_out="/proc/lopt_overhead")
+
+
 def test_unknown_flag_exits_with_one_line_listing_the_flags():
     with pytest.raises(SystemExit) as error:
         benchmark.parse_flags(["benchmark", "--study_optimizer=adam"])

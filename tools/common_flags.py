@@ -5,7 +5,9 @@ one binary reads lives here; so do the one-line error helpers every binary uses.
 """
 
 import dataclasses
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 
 from absl import flags
@@ -44,3 +46,35 @@ def flag_parser(program: str, own_flags: Sequence[str]) -> Callable[[list[str]],
             sys.exit(f"{program}: {error}; flags: {', '.join('--' + f for f in own_flags)}")
 
     return parse
+
+
+def output_dir_problem(path: str) -> str | None:
+    """Why the directory `path` cannot receive output, or None if it is a writable directory or can be created.
+
+    Checked before any compute, so a bad output location costs nothing: the
+    nearest existing ancestor must be a directory in which a file can be
+    created (a real attempt, which also catches read-only file systems and
+    holds for root, for whom permission bits say little).
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        return f"{path} is a file, not a directory"
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"cannot create {path}: {existing} is a file, not a directory"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=existing)
+    except OSError as e:
+        what = "" if existing == os.path.abspath(path) else f"cannot create {path}: "
+        return f"{what}{existing} is not writable ({e.strerror or e})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def check_output_dir(program: str, flag: str, path: str) -> None:
+    """Ends the program with one line if `--<flag>=<path>` cannot receive output (see `output_dir_problem`)."""
+    problem = output_dir_problem(path)
+    if problem:
+        fail(program, f"--{flag}={path}: {problem}")

@@ -44,3 +44,19 @@ def test_flag_parser_lists_the_programs_flags():
     parse = common_flags.flag_parser("tool", ("data_dir", "other"))
     with pytest.raises(SystemExit, match=r"^tool: .*no_such_flag.*; flags: --data_dir, --other$"):
         parse(["tool", "--no_such_flag=1"])
+
+
+def test_output_dir_problem_allows_writable_and_creatable_directories_only(tmp_path):
+    assert common_flags.output_dir_problem(str(tmp_path)) is None
+    assert common_flags.output_dir_problem(str(tmp_path / "new" / "deeper")) is None
+    assert not (tmp_path / "new").exists() and list(tmp_path.iterdir()) == []  # checking creates nothing
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert common_flags.output_dir_problem(str(a_file)) == f"{a_file} is a file, not a directory"
+    assert common_flags.output_dir_problem(str(a_file / "sub")) == (
+        f"cannot create {a_file / 'sub'}: {a_file} is a file, not a directory")
+    # /proc takes no new entries, even from root (for whom permission bits say little).
+    assert common_flags.output_dir_problem("/proc/lopt_out/x").startswith(
+        "cannot create /proc/lopt_out/x: /proc is not writable")
+    with pytest.raises(SystemExit, match=f"^tool: --out={a_file}: {a_file} is a file, not a directory$"):
+        common_flags.check_output_dir("tool", "out", str(a_file))

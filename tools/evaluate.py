@@ -18,8 +18,9 @@ the same seeds: hand-designed ones over 15 learning rates for
 a random search of `--nadamw_trials`. The output directory gets
 results.json (lopt_eval's schema), per task a learning-curve plot and the
 loss-vs-time and loss-vs-memory Pareto plots (tradeoffs paper Fig. 2), and
-the sorted speedups. A wrong flag, an unknown name, a missing checkpoint or
-missing data ends the program with one line saying so.
+the sorted speedups. A wrong flag, an unknown name, a missing or damaged
+checkpoint, missing data or an output directory that cannot be written (checked
+before any compute) ends the program with one line saying so.
 """
 
 import os
@@ -135,6 +136,7 @@ def main(argv):
         fail("--optimizer is required (checkpoint:<dir>, pretrained:<name> or a hand-designed name)")
     if not _OUT.value:
         fail("--out is required (results.json and the plots go there)")
+    common_flags.check_output_dir("evaluate", "out", _OUT.value)
     for baseline in _BASELINES.value:
         if baseline != "nadamw" and baseline not in la.HAND_DESIGNED:
             fail(f"unknown baseline {baseline!r}; choices: {', '.join(sorted(la.HAND_DESIGNED))}")

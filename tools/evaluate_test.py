@@ -59,6 +59,12 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
     ({"optimizer": "sgd", "steps": 2, "baselines": ["adamx"]}, "unknown baseline 'adamx'"),
     ({"optimizer": "sgd", "steps": 2, "out": None}, "--out is required"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["fashion_mnist_mlp"]}, "fashion_mnist"),
+    ({"optimizer": "sgd", "steps": 2, "tasks": ["digits_mlp:dataset=nope"]},
+     "task 'digits_mlp:dataset=nope': unknown image dataset 'nope'; known: cifar10, digits"),
+    ({"optimizer": "sgd", "steps": 2, "tasks": ["digits_mlp:image_size=100"]},
+     "task 'digits_mlp:image_size=100': image_size must be (height, width), two positive integers"),
+    ({"optimizer": "sgd", "steps": 2, "out": "/proc/lopt_eval"},
+     "--out=/proc/lopt_eval: cannot create /proc/lopt_eval: /proc is not writable"),
 ])
 def test_errors_are_one_line(tmp_path, overrides, message):
     settings = {"out": str(tmp_path / "eval"), "seeds": 1, "data_dir": str(tmp_path / "no_data"), **overrides}
@@ -120,3 +126,27 @@ def test_suite_sets_tasks_steps_and_seeds(tmp_path, monkeypatch):
             evaluate.main(["evaluate"])
     assert seen["multiple"] == 2 and seen["steps"] == 1000
     assert dict(seen["unroll"])["family:conv:1"] == 20
+
+
+def test_bad_locations_are_one_line_before_any_compute(tmp_path, monkeypatch):
+    def no_compute(*args, **kwargs):
+        raise AssertionError("evaluated before checking --out")
+
+    monkeypatch.setattr(evaluate.evaluation, "evaluate", no_compute)
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    damaged = tmp_path / "theta"
+    damaged.mkdir()
+    (damaged / "step_3.json").write_text("{garbage")
+    for settings, message in [
+        ({"optimizer": "sgd", "out": str(a_file)}, f"--out={a_file}: {a_file} is a file, not a directory"),
+        ({"optimizer": "sgd", "out": str(a_file / "eval")}, f"cannot create {a_file / 'eval'}: {a_file} is a file"),
+        ({"optimizer": f"checkpoint:{damaged}", "out": str(tmp_path / "eval")},
+         f"no intact checkpoint in {damaged}: {damaged}/step_3.json: unreadable manifest"),
+    ]:
+        with flagsaver.flagsaver(steps=2, seeds=1, **settings):
+            with pytest.raises(SystemExit) as error:
+                evaluate.main(["evaluate"])
+        text = str(error.value.code)
+        assert text.startswith("evaluate: ") and message in text and "\n" not in text, text
+    assert not (tmp_path / "eval").exists()

@@ -18,6 +18,18 @@ theta/ is always the whole θ, and records the command
 and the meta-training wall time. A wrong flag, an
 unknown name, a checkpoint of another configuration or missing data ends the
 program with one line saying so.
+
+The flags that change the result (all but --outer_steps, --checkpoint_every,
+--save_theta_every, --workdir, --devices and --data_dir) are recorded in
+<workdir>/config.json when a run starts; running again with any of them
+changed is refused, naming the flag, its recorded and its new value.
+--outer_steps may grow (that continues the run) but not fall below the steps
+done. The others may change between pieces of a run: checkpointing and saving
+θ do not touch the computation, the meta-batch spread over devices computes
+what one device does (up to float rounding, `lopt_es.sharding`), and a data
+directory holds the same data wherever it is. A run whose meta-gradients stay
+non-finite (`--std=0` is refused up front for that reason) stops after 20
+steps in a row with one line saying so; its steps are checkpointed.
 """
 
 import ast
@@ -94,6 +106,8 @@ OWN_FLAGS = ("lopt", "lopt_config", "task", "family", "structures_per_family", "
              "penalize_non_finite", "per_task_normalization", "outer_steps", "meta_learning_rate", "checkpoint_every",
              "seed", "devices", "workdir", "train_only", "init_theta", "min_inner_length", "meta_weight_decay",
              "reparam_levels", "reparam_range", "save_theta_every", "data_dir")
+# Flags that do not change the result: they may differ when a run resumes (see the module docstring).
+RESUMABLE_FLAGS = ("outer_steps", "checkpoint_every", "save_theta_every", "workdir", "devices", "data_dir")
 
 
 def fail(message) -> None:
@@ -157,7 +171,10 @@ def starting_point() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer]:
             fail(f"--lopt={_LOPT.value} but --init_theta holds a {lopt.name}")
     else:
         choose("learned optimizer", _LOPT.value, la.LEARNED)
-        lopt = la.make_learned_optimizer(_LOPT.value, **lopt_config(_LOPT.value, _LOPT_CONFIG.value))
+        try:
+            lopt = la.make_learned_optimizer(_LOPT.value, **lopt_config(_LOPT.value, _LOPT_CONFIG.value))
+        except ValueError as e:
+            fail(f"--lopt_config: {e}")
         if not _TRAIN_ONLY.value:
             return lopt, lopt
         # θ where an unrestricted run starts, so --train_only changes only what moves.
@@ -187,6 +204,9 @@ def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientE
         fail(f"unknown meta-loss {_META_LOSS.value!r}; choices: final, mean")
     if not 0 < _LAST_FRACTION.value <= 1:
         fail(f"--meta_loss_last_fraction={_LAST_FRACTION.value}: must be in (0, 1]")
+    if _STD.value == 0 and ESTIMATORS[_ESTIMATOR.value] is not lopt_es.TruncatedBPTT:
+        fail(f"--std=0: {_ESTIMATOR.value} estimates the meta-gradient from perturbations of std --std and divides "
+             "by std²; with 0 every meta-gradient is NaN and θ never moves. Give a positive --std (e.g. 0.01).")
     architecture, lopt = starting_point()
     if _REPARAM_LEVELS.value and not _FAMILY.value:
         fail("--reparam_levels augments task families: give --family")
@@ -238,12 +258,14 @@ def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientE
 
 
 class Progress:
-    """One status line: steps done, meta-loss, speed and time left."""
+    """One status line: steps done, meta-loss, speed and time left (the speed of this process's steps)."""
 
-    def __init__(self, total: int, first: int):
-        self.total, self.first, self.started = total, first, time.perf_counter()
+    def __init__(self, total: int):
+        self.total, self.first, self.started = total, None, time.perf_counter()
 
     def __call__(self, step: int, record: dict) -> None:
+        if self.first is None:  # the step this process started (or resumed) at
+            self.first = step
         done = step + 1
         elapsed = time.perf_counter() - self.started
         rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
@@ -266,19 +288,28 @@ def meta_training_seconds(metrics_path: str) -> float:
 parse_flags = common_flags.flag_parser("meta_train", OWN_FLAGS)
 
 
+def run_config() -> dict:
+    """The flags that determine the run's result (all but RESUMABLE_FLAGS), as recorded in <workdir>/config.json."""
+    return {name: flags.FLAGS[name].value for name in OWN_FLAGS if name not in RESUMABLE_FLAGS}
+
+
+def log(message: str) -> None:
+    print(f"meta_train: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
     if not _WORKDIR.value:
         fail("--workdir is required (checkpoints, metrics and the result go there)")
+    workdir = _WORKDIR.value
+    common_flags.check_output_dir("meta_train", "workdir", workdir)
     architecture, lopt, estimator, tasks = build()
     config = lopt_es.MetaTrainConfig(num_steps=_OUTER_STEPS.value, learning_rate=_META_LR.value,
                                      checkpoint_every=_CHECKPOINT_EVERY.value, seed=_SEED.value,
                                      weight_decay=_META_WD.value, eval_every=_SAVE_THETA_EVERY.value)
-    workdir = _WORKDIR.value
-    first = lopt_es.checkpoint.list_steps(os.path.join(workdir, "checkpoints"))
     print(f"meta-training {lopt.name} with {estimator_name()} on {tasks} for {config.num_steps} steps in "
-          f"{workdir}" + (f" (resuming at step {first[-1]})" if first else ""), file=sys.stderr)
+          f"{workdir}", file=sys.stderr)
     started = time.perf_counter()
 
     def save_theta(theta, step: int) -> dict:
@@ -292,10 +323,12 @@ def main(argv):
 
     try:
         state = lopt_es.meta_train(lopt, estimator, config, workdir, eval_fn=save_theta,
-                                   on_step=Progress(config.num_steps, first[-1] if first else 0))
+                                   on_step=Progress(config.num_steps), run_config=run_config(), log=log)
+    except (lopt_es.ResumeError, lopt_es.DamagedCheckpointError, lopt_es.MetricsError, lopt_es.StalledError) as e:
+        fail(e)
     except lopt_es.CheckpointError as e:
-        fail(f"{e} Use another --workdir, or the flags the run was started with.")
-    except FileNotFoundError as e:
+        fail(f"{e} Use the flags the run was started with, or another --workdir.")
+    except (FileNotFoundError, OSError) as e:
         fail(str(e))
     theta_dir = os.path.join(workdir, "theta")
     metrics_path = os.path.join(workdir, "metrics.jsonl")

@@ -166,6 +166,12 @@ def test_init_theta_from_a_registry_entry_and_theta_along_the_way(tmp_path):
     ({"inner_length": 5}, "inner_length 5 must be a multiple of trunc_length 2"),
     ({"workdir": None}, "--workdir is required"),
     ({"meta_loss_last_fraction": 0.0}, "--meta_loss_last_fraction=0.0: must be in (0, 1]"),
+    ({"std": 0.0}, "--std=0: pes estimates the meta-gradient from perturbations of std --std and divides by std²"),
+    ({"lopt_config": ["hidden_size=0"]}, "--lopt_config: small_fc_lopt: hidden_size must be >= 1, got 0."),
+    ({"lopt_config": ["hidden_layers=-2"]}, "--lopt_config: small_fc_lopt: hidden_layers must be >= 0, got -2."),
+    ({"lopt": "velo", "lopt_config": ["bank_size=-1"]}, "--lopt_config: velo: bank_size must be >= 1, got -1."),
+    ({"workdir": "/proc/lopt_workdir"}, "--workdir=/proc/lopt_workdir: cannot create /proc/lopt_workdir: /proc is not "
+                                        "writable"),
 ])
 def test_errors_are_one_line(tmp_path, overrides, message):
     settings = {**TINY, "outer_steps": 1, "workdir": str(tmp_path), **overrides}
@@ -189,3 +195,82 @@ def test_bad_flag_is_one_line():
     with pytest.raises(SystemExit) as error:
         meta_train.parse_flags(["meta_train", "--no_such_flag=1"])
     assert "Unknown command line flag 'no_such_flag'" in str(error.value.code) and "--task" in str(error.value.code)
+
+
+def one_line_error(**settings) -> str:
+    with flagsaver.flagsaver(**settings):
+        with pytest.raises(SystemExit) as error:
+            meta_train.main(["meta_train"])
+    text = str(error.value.code)
+    assert text.startswith("meta_train: ") and "\n" not in text, text
+    return text
+
+
+def test_a_resumed_run_must_keep_every_flag_that_changes_the_result(tmp_path):
+    workdir = str(tmp_path / "run")
+    with flagsaver.flagsaver(outer_steps=2, workdir=workdir, **TINY):
+        meta_train.main(["meta_train"])
+    for flag, value, recorded, now in [("std", 0.02, "0.01", "0.02"), ("seed", 1, "0", "1"),
+                                       ("inner_length", 8, "4", "8"), ("meta_learning_rate", 0.01, "0.001", "0.01"),
+                                       ("lopt_config", ["hidden_size=8"], "[]", '["hidden_size=8"]')]:
+        text = one_line_error(**{**TINY, "outer_steps": 3, "workdir": workdir, flag: value})
+        assert f"{flag}: {recorded} when the run started, {now} now" in text, text
+    # Running a 2-step run's workdir for 1 step would return θ of step 2 labelled as step 1.
+    assert "has done 2 steps, more than the 1 asked for" in one_line_error(**{**TINY, "outer_steps": 1,
+                                                                                "workdir": workdir})
+    # Checkpointing and saving θ do not change the result: they may differ, and more steps continue the run.
+    with flagsaver.flagsaver(**{**TINY, "outer_steps": 3, "workdir": workdir, "checkpoint_every": 1,
+                                "save_theta_every": 3}):
+        meta_train.main(["meta_train"])
+    _, _, metadata = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    with open(os.path.join(workdir, "config.json")) as f:
+        recorded = json.load(f)["config"]
+    assert recorded["std"] == 0.01 and "outer_steps" not in recorded and "checkpoint_every" not in recorded
+    assert metadata["command"].startswith("tools/meta_train")
+
+
+def test_damaged_checkpoints_and_metrics(tmp_path, capsys):
+    workdir = tmp_path / "run"
+    with flagsaver.flagsaver(outer_steps=4, workdir=str(workdir), **TINY):
+        meta_train.main(["meta_train"])
+    newest = workdir / "checkpoints" / "step_4.npz"
+    newest.write_bytes(newest.read_bytes()[:50])
+    with open(workdir / "metrics.jsonl", "a") as f:
+        f.write('{"step": 4, "meta')  # as if the run had crashed in the middle of appending step 4's line
+    capsys.readouterr()
+    with flagsaver.flagsaver(outer_steps=4, workdir=str(workdir), **TINY):
+        meta_train.main(["meta_train"])
+    err = capsys.readouterr().err
+    assert "skipped the damaged checkpoint of step 4 for the intact one of step 2" in err
+    assert "resuming at step 2" in err and "dropped a torn last line" in err and "step 4/4" in err
+    assert [r["step"] for r in meta_train.lopt_es.read_metrics(str(workdir / "metrics.jsonl"))] == [0, 1, 2, 3]
+    metrics = workdir / "metrics.jsonl"
+    metrics.write_text(metrics.read_text().replace('{"step": 1,', 'garbage {"step": 1,'))
+    assert f"{metrics}:2: not JSON" in one_line_error(**{**TINY, "outer_steps": 5, "workdir": str(workdir)})
+    for step in (2, 4):
+        (workdir / "checkpoints" / f"step_{step}.json").write_text("{")
+    text = one_line_error(**{**TINY, "outer_steps": 5, "workdir": str(workdir)})
+    assert f"no intact checkpoint in {workdir / 'checkpoints'}" in text and "another --workdir" not in text
+
+
+def test_a_stalled_run_ends_with_one_line(tmp_path, monkeypatch):
+    def stalled(*args, **kwargs):
+        raise meta_train.lopt_es.StalledError("meta-training stopped after 20 steps: non-finite meta-gradients "
+                                              "for 20 consecutive steps")
+
+    monkeypatch.setattr(meta_train.lopt_es, "meta_train", stalled)
+    text = one_line_error(**{**TINY, "outer_steps": 30, "workdir": str(tmp_path)})
+    assert text == ("meta_train: meta-training stopped after 20 steps: non-finite meta-gradients for 20 consecutive "
+                    "steps")
+
+
+def test_output_and_input_locations_are_one_line(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert f"--workdir={a_file}: {a_file} is a file, not a directory" in one_line_error(
+        **{**TINY, "workdir": str(a_file)})
+    theta = tmp_path / "theta"
+    theta.mkdir()
+    (theta / "step_5.json").write_text("not json")
+    text = one_line_error(**{**TINY, "init_theta": str(theta), "workdir": str(tmp_path / "run")})
+    assert f"--init_theta={theta}: no intact checkpoint in {theta}: {theta}/step_5.json: unreadable manifest" in text

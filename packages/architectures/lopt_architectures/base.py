@@ -109,6 +109,19 @@ class LearnedOptimizer(abc.ABC):
         """The optimizer that θ defines."""
 
 
+def check_sizes(lopt: "LearnedOptimizer", minimums: dict[str, int]) -> None:
+    """Raises a ValueError naming the first configuration field of `lopt` below its minimum.
+
+    Called where an architecture is configured (its `__post_init__`): a layer
+    of width 0 builds a network that computes nothing, and a negative width is
+    a JAX shape error far from the flag or file that set it.
+    """
+    for field, minimum in minimums.items():
+        value = getattr(lopt, field)
+        if value < minimum:
+            raise ValueError(f"{lopt.name}: {field} must be >= {minimum}, got {value}.")
+
+
 def num_meta_params(theta: MetaParams) -> int:
     """Total number of scalars in a meta-parameter tree."""
     return sum(int(jnp.size(x)) for x in jax.tree_util.tree_leaves(theta))

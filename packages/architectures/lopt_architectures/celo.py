@@ -37,7 +37,14 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, require_loss, require_num_steps
+from lopt_architectures.base import (
+    LearnedOptimizer,
+    Optimizer,
+    check_sizes,
+    get_params,
+    require_loss,
+    require_num_steps,
+)
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step
 from lopt_architectures.mlp import init_grouped_mlp
 from lopt_architectures.velo import GROUPS, mlp_step
@@ -98,8 +105,7 @@ class _CeloBase(LearnedOptimizer):
     uses_factored: ClassVar[bool] = True
 
     def __post_init__(self):
-        if self.lstm_hidden_size < 1:
-            raise ValueError(f"{self.name}: lstm_hidden_size must be >= 1, got {self.lstm_hidden_size}.")
+        check_sizes(self, {"lstm_hidden_size": 1})
 
     def _factored_decays(self) -> tuple[float, ...]:
         return ()
@@ -180,8 +186,7 @@ class Celo(_CeloBase):
         if counts != (3, 1, 3):
             raise ValueError(f"celo: the feature layout needs 3 momentum, 1 second-moment and 3 AdaFactor "
                              f"decays, got {counts}.")
-        if self.hidden_size < 1:
-            raise ValueError(f"celo: hidden_size must be >= 1, got {self.hidden_size}.")
+        check_sizes(self, {"hidden_size": 1})
 
     def _factored_decays(self):
         return self.factored_decays

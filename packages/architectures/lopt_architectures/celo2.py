@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params
+from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params
 from lopt_architectures.mlp import apply_mlp_to_channels, init_grouped_mlp
 
 GROUPS = lf.CELO2_CHANNEL_GROUPS
@@ -111,10 +111,7 @@ class Celo2(LearnedOptimizer):
         if counts != (3, 1, 3):
             raise ValueError(f"celo2: the feature layout needs 3 momentum, 1 second-moment and 3 AdaFactor "
                              f"decays, got {counts}.")
-        if self.hidden_size < 1:
-            raise ValueError(f"celo2: hidden_size must be >= 1, got {self.hidden_size}.")
-        if self.ns_iterations < 0:
-            raise ValueError(f"celo2: ns_iterations must be >= 0, got {self.ns_iterations}.")
+        check_sizes(self, {"hidden_size": 1, "ns_iterations": 0})
         if self.adam_pattern:
             try:
                 re.compile(self.adam_pattern)

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, require_num_steps
+from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params, require_num_steps
 from lopt_architectures.mlp import apply_mlp, init_mlp
 
 
@@ -42,6 +42,9 @@ class FcLOpt(LearnedOptimizer):
     exp_mult: float = 0.001
 
     name: ClassVar[str] = "fc_lopt"
+
+    def __post_init__(self):
+        check_sizes(self, {"hidden_size": 1, "hidden_layers": 0})
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, require_num_steps
+from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params, require_num_steps
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step, tile_state
 
 NUM_TENSOR_FEATURES = 19
@@ -111,6 +111,7 @@ class NNAdam(LearnedOptimizer):
     schedule_knots: int = 0
 
     def __post_init__(self):
+        check_sizes(self, {"lstm_hidden_size": 1})
         if self.schedule_knots == 1 or self.schedule_knots < 0:
             raise ValueError(f"nn_adam: schedule_knots must be 0 (no schedule) or at least 2, "
                              f"got {self.schedule_knots}.")

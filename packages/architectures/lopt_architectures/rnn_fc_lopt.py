@@ -45,7 +45,14 @@ import jax.numpy as jnp
 import lopt_features as lf
 import numpy as np
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, require_loss, require_num_steps
+from lopt_architectures.base import (
+    LearnedOptimizer,
+    Optimizer,
+    check_sizes,
+    get_params,
+    require_loss,
+    require_num_steps,
+)
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step, tile_state
 from lopt_architectures.mlp import init_mlp
 
@@ -92,6 +99,10 @@ class RnnFcLOpt(LearnedOptimizer):
     decays: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999, 0.9999)
 
     name: ClassVar[str] = "rnn_fc_lopt"
+
+    def __post_init__(self):
+        check_sizes(self, {"hidden_size": 1, "hidden_layers": 0, "from_mlp_size": 1, "from_lstm_size": 1,
+                           "lstm_to_ff": 1, "lstm_hidden_size": 1})
 
     def init_meta_params(self, key: jax.Array) -> dict:
         keys = jax.random.split(key, 6)

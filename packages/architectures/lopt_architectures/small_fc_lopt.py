@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, require_num_steps
+from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params, require_num_steps
 from lopt_architectures.mlp import apply_mlp, apply_mlp_elementwise, init_mlp
 
 #: Widths up to this use the elementwise (fused) MLP; wider ones use matmuls.
@@ -67,6 +67,9 @@ class SmallFcLOpt(LearnedOptimizer):
     fused: bool = True
 
     name: ClassVar[str] = "small_fc_lopt"
+
+    def __post_init__(self):
+        check_sizes(self, {"hidden_size": 1, "hidden_layers": 0})
 
     @property
     def feature_names(self) -> tuple[str, ...]:

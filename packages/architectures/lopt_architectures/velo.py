@@ -44,7 +44,14 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, get_params, require_loss, require_num_steps
+from lopt_architectures.base import (
+    LearnedOptimizer,
+    Optimizer,
+    check_sizes,
+    get_params,
+    require_loss,
+    require_num_steps,
+)
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step, tile_state
 from lopt_architectures.mlp import apply_mlp_to_channels
 
@@ -87,6 +94,7 @@ class VeLO(LearnedOptimizer):
         if counts != (3, 1, 3):
             raise ValueError(f"velo: the feature layout needs 3 momentum, 1 second-moment and 3 AdaFactor "
                              f"decays, got {counts}.")
+        check_sizes(self, {"lstm_hidden_size": 1, "bank_size": 1, "hidden_size": 1})
 
     def init_meta_params(self, key: jax.Array) -> dict:
         h, k = self.lstm_hidden_size, self.bank_size

@@ -9,7 +9,7 @@ from importlib import resources as _resources
 
 from lopt_es import checkpoint
 from lopt_es.base import GradientEstimator, combine_task_gradients, perturbations
-from lopt_es.checkpoint import CheckpointError
+from lopt_es.checkpoint import CheckpointError, DamagedCheckpointError
 from lopt_es.curriculum import Curriculum, geometric_lengths
 from lopt_es.distributed import CrossProcessEstimator
 from lopt_es.export import load_meta_params, save_meta_params
@@ -19,19 +19,22 @@ from lopt_es.mixture import EstimatorMixture
 from lopt_es.meta_train import (
     MetaTrainConfig,
     MetaTrainState,
+    StalledError,
     apply_meta_update,
+    default_run_config,
     init_state,
     initial_meta_params,
     meta_train,
-    read_metrics,
 )
 from lopt_es.sharding import member_mesh, shard_members
 from lopt_es.truncated import PES, TruncatedBPTT, TruncatedES, TruncatedState
+from lopt_es.workdir import MetricsError, ResumeError, read_metrics
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 __all__ = [
     "CheckpointError",
+    "DamagedCheckpointError",
     "apply_meta_update",
     "checkpoint",
     "CrossProcessEstimator",
@@ -43,11 +46,15 @@ __all__ = [
     "MetaLoss",
     "MetaTrainConfig",
     "MetaTrainState",
+    "MetricsError",
     "PES",
+    "ResumeError",
+    "StalledError",
     "TruncatedBPTT",
     "TruncatedES",
     "TruncatedState",
     "combine_task_gradients",
+    "default_run_config",
     "geometric_lengths",
     "init_state",
     "initial_meta_params",

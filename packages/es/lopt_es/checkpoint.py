@@ -8,15 +8,20 @@ last, so a crash leaves either a whole checkpoint or none. Loading takes a
 *template* (a freshly initialised tree of the same configuration) and checks
 the file against it: a truncated or altered file, or one written by another
 configuration, raises `CheckpointError` naming the file and the leaf, and
-nothing is overwritten.
+nothing is overwritten. Restoring the newest checkpoint skips damaged ones
+(`DamagedCheckpointError`: an unreadable manifest, missing or altered data)
+for the newest intact one, saying which it skipped and why; one written by
+another configuration is never skipped, since older ones share its layout.
 """
 
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -30,7 +35,12 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: corrupt, incomplete, or for another configuration."""
 
 
-def _atomic_write(path: str, data: bytes) -> None:
+class DamagedCheckpointError(CheckpointError):
+    """A checkpoint whose files are unreadable, missing or altered (an older one may still be intact)."""
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Writes `data` to `path` through a temporary file and a rename: readers see the old file or the new one."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
@@ -65,7 +75,7 @@ def save(directory: str, step: int, tree: Any, metadata: dict | None = None, kee
     buffer = io.BytesIO()
     np.savez(buffer, **{f"leaf_{i}": _storable(x) for i, (_, x) in enumerate(leaves)})
     data = buffer.getvalue()
-    _atomic_write(os.path.join(directory, f"step_{step}.npz"), data)
+    atomic_write(os.path.join(directory, f"step_{step}.npz"), data)
     manifest = {
         "format": FORMAT,
         "step": int(step),
@@ -74,7 +84,7 @@ def save(directory: str, step: int, tree: Any, metadata: dict | None = None, kee
         "metadata": metadata or {},
     }
     manifest_path = os.path.join(directory, f"step_{step}.json")
-    _atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
+    atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
     for old in list_steps(directory)[:-keep] if keep > 0 else []:
         for ext in ("json", "npz"):
             path = os.path.join(directory, f"step_{old}.{ext}")
@@ -90,28 +100,77 @@ def list_steps(directory: str) -> list[int]:
     return sorted(int(m.group(1)) for m in map(_NAME.match, os.listdir(directory)) if m)
 
 
-def restore(directory: str, template: Any, step: int | None = None) -> tuple[Any, int, dict]:
-    """(tree, step, metadata) of the checkpoint of `step` (default: the newest), shaped like `template`."""
-    steps = list_steps(directory)
-    if not steps:
-        raise CheckpointError(f"no checkpoint in {directory}.")
-    step = steps[-1] if step is None else step
+def _read_verified(directory: str, step: int) -> tuple[dict, bytes]:
+    """(manifest, data) of the checkpoint of `step`; `DamagedCheckpointError` if either is unusable."""
     manifest_path = os.path.join(directory, f"step_{step}.json")
     data_path = os.path.join(directory, f"step_{step}.npz")
     try:
         with open(manifest_path) as f:
             manifest = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{manifest_path}: unreadable manifest ({e}).") from None
-    if manifest.get("format") != FORMAT:
-        raise CheckpointError(f"{manifest_path}: format {manifest.get('format')!r}, expected {FORMAT!r}.")
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
+        raise DamagedCheckpointError(f"{manifest_path}: unreadable manifest ({e}).") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise DamagedCheckpointError(f"{manifest_path}: format {found!r}, expected {FORMAT!r}.")
+    if not isinstance(manifest.get("leaves"), list) or "sha256" not in manifest or "step" not in manifest:
+        raise DamagedCheckpointError(f"{manifest_path}: incomplete manifest (no step, leaves or sha256).")
     try:
         with open(data_path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise CheckpointError(f"{data_path}: missing or unreadable ({e}).") from None
+        raise DamagedCheckpointError(f"{data_path}: missing or unreadable ({e}).") from None
     if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
-        raise CheckpointError(f"{data_path}: contents do not match the manifest's checksum (truncated or altered).")
+        raise DamagedCheckpointError(
+            f"{data_path}: contents do not match the manifest's checksum (truncated or altered).")
+    return manifest, data
+
+
+def _newest_intact(directory: str, on_skip: Callable[[str], None]) -> tuple[dict, bytes]:
+    """(manifest, data) of the newest checkpoint that verifies; each damaged newer one is reported to `on_skip`."""
+    steps = list_steps(directory)
+    if not steps:
+        raise CheckpointError(f"no checkpoint in {directory}.")
+    skipped = []
+    for step in reversed(steps):
+        try:
+            found = _read_verified(directory, step)
+        except DamagedCheckpointError as e:
+            skipped.append((step, str(e)))
+            continue
+        for damaged, reason in skipped:
+            on_skip(f"skipped the damaged checkpoint of step {damaged} for the intact one of step {step}: {reason}")
+        return found
+    raise DamagedCheckpointError(f"no intact checkpoint in {directory}: " + " ".join(r for _, r in skipped))
+
+
+def read_metadata(directory: str, step: int | None = None) -> tuple[int, dict]:
+    """(step, metadata) of the checkpoint of `step` (default: the newest intact one), without a template."""
+    if step is None:
+        manifest, _ = _newest_intact(directory, logging.getLogger(__name__).warning)
+    elif step not in list_steps(directory):
+        raise CheckpointError(f"no checkpoint of step {step} in {directory}.")
+    else:
+        manifest, _ = _read_verified(directory, step)
+    return int(manifest["step"]), manifest.get("metadata", {})
+
+
+def restore(directory: str, template: Any, step: int | None = None, *,
+            on_skip: Callable[[str], None] | None = None) -> tuple[Any, int, dict]:
+    """(tree, step, metadata) of the checkpoint of `step`, shaped like `template`.
+
+    Without `step`: the newest intact checkpoint. A damaged newer one (what a
+    crash or a full disk can leave, despite the atomic writes) is skipped and
+    reported to `on_skip(message)` (default: a logged warning); if none is
+    intact, `DamagedCheckpointError` lists why each was refused.
+    """
+    if step is None:
+        manifest, data = _newest_intact(directory, on_skip or logging.getLogger(__name__).warning)
+        step = int(manifest["step"])
+    elif step not in list_steps(directory):
+        raise CheckpointError(f"no checkpoint of step {step} in {directory}.")
+    else:
+        manifest, data = _read_verified(directory, step)
+    manifest_path = os.path.join(directory, f"step_{step}.json")
     expected = _leaves(template)
     stored = manifest["leaves"]
     if [p for p, _ in expected] != [leaf["path"] for leaf in stored]:

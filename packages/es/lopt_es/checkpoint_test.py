@@ -50,8 +50,43 @@ def test_corrupt_incomplete_and_mismatched_checkpoints_are_refused(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="another configuration"):
         checkpoint.restore(str(tmp_path), other)
     (tmp_path / "step_4.json").write_text("{not json")
-    with pytest.raises(checkpoint.CheckpointError, match="step_4.json: unreadable manifest"):
-        checkpoint.restore(str(tmp_path), tree())
+    with pytest.raises(checkpoint.DamagedCheckpointError, match="step_4.json: unreadable manifest"):
+        checkpoint.restore(str(tmp_path), tree(), step=4)
     with pytest.raises(checkpoint.CheckpointError, match="no checkpoint in"):
         checkpoint.restore(str(tmp_path / "empty"), tree())
     assert json.loads((tmp_path / "step_3.json").read_text())["step"] == 3  # nothing was overwritten
+
+
+def test_a_damaged_newest_checkpoint_is_skipped_for_the_newest_intact_one(tmp_path):
+    for step in (1, 2, 3):
+        checkpoint.save(str(tmp_path), step, tree(step))
+    data = tmp_path / "step_3.npz"
+    data.write_bytes(data.read_bytes()[:-10])  # what a full disk can leave
+    skipped = []
+    restored, step, _ = checkpoint.restore(str(tmp_path), tree(), on_skip=skipped.append)
+    assert step == 2 and float(restored["theta"]["w"][0, 1]) == 2.0
+    assert len(skipped) == 1 and skipped[0].startswith("skipped the damaged checkpoint of step 3 for the intact one "
+                                                       "of step 2: ")
+    assert "step_3.npz: contents do not match the manifest's checksum" in skipped[0]
+    (tmp_path / "step_2.json").write_text('{"format": "lopt-es-checkpoint/1"')  # a manifest cut short
+    skipped.clear()
+    assert checkpoint.restore(str(tmp_path), tree(), on_skip=skipped.append)[1] == 1
+    assert [m.split(":")[0] for m in skipped] == ["skipped the damaged checkpoint of step 3 for the intact one of step "
+                                                 "1", "skipped the damaged checkpoint of step 2 for the intact one of "
+                                                 "step 1"]
+    assert checkpoint.read_metadata(str(tmp_path)) == (1, {})
+    os.unlink(tmp_path / "step_1.npz")
+    with pytest.raises(checkpoint.DamagedCheckpointError, match="no intact checkpoint in .*step_3.npz.*step_2.json.*"
+                                                                "step_1.npz: missing"):
+        checkpoint.restore(str(tmp_path), tree())
+
+
+def test_a_checkpoint_of_another_configuration_is_not_skipped(tmp_path):
+    """Older checkpoints share the newest one's layout: falling back would only hide the mismatch."""
+    checkpoint.save(str(tmp_path), 1, tree())
+    checkpoint.save(str(tmp_path), 2, tree())
+    other = tree()
+    other["theta"]["w"] = jnp.zeros((3, 3))
+    with pytest.raises(checkpoint.CheckpointError, match=r"step_2.json: leaf \['theta'\]\['w'\]") as error:
+        checkpoint.restore(str(tmp_path), other)
+    assert not isinstance(error.value, checkpoint.DamagedCheckpointError)

@@ -8,8 +8,6 @@ loaded into the wrong architecture.
 """
 
 import dataclasses
-import json
-import os
 from typing import Any
 
 import jax
@@ -38,17 +36,16 @@ def load_meta_params(directory: str, step: int | None = None) -> tuple[la.Learne
     Raises:
       checkpoint.CheckpointError: no, a corrupt, or an inconsistent file.
     """
-    steps = checkpoint.list_steps(directory)
-    if not steps:
+    if not checkpoint.list_steps(directory):
         raise checkpoint.CheckpointError(f"no saved meta-parameters in {directory}.")
-    with open(os.path.join(directory, f"step_{steps[-1] if step is None else step}.json")) as f:
-        metadata = json.load(f).get("metadata", {})
+    step, metadata = checkpoint.read_metadata(directory, step)
     if "lopt" not in metadata:
         raise checkpoint.CheckpointError(f"{directory}: the checkpoint does not name a learned optimizer.")
     try:
         lopt = la.make_learned_optimizer(metadata["lopt"], **{k: _tuples(v) for k, v in metadata["config"].items()})
-    except (KeyError, TypeError) as e:
-        raise checkpoint.CheckpointError(f"{directory}: cannot rebuild learned optimizer {metadata['lopt']!r}: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise checkpoint.CheckpointError(
+            f"{directory}: cannot rebuild learned optimizer {metadata['lopt']!r}: {e}") from None
     template = jax.eval_shape(lopt.init_meta_params, jax.random.PRNGKey(0))
     template = jax.tree_util.tree_map(lambda s: jax.numpy.zeros(s.shape, s.dtype), template)
     theta, _, metadata = checkpoint.restore(directory, template, step)

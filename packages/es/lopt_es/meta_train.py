@@ -11,13 +11,19 @@ App. D.1: Adam, elementwise clipping at 3). Metrics are appended to
 checkpointed (θ, the meta-optimizer's state, the estimator's state with its
 inner runs, accumulators and data positions, and the step): a run that is
 stopped and restarted with the same arguments resumes from its newest
-checkpoint and ends bit-identical to an uninterrupted run. A checkpoint
-that does not fit the arguments (another optimizer, estimator or size) is
-an error, never silently overwritten.
+checkpoint and ends bit-identical to an uninterrupted run. Resuming is
+refused (an error, nothing overwritten) when the arguments do not fit: a run
+configuration other than the one recorded in `workdir/config.json`
+(`workdir.py`), a checkpoint of another optimizer, estimator or size, or more
+steps done than `num_steps`. A damaged newest checkpoint is skipped for the
+newest intact one. A step whose meta-gradient is non-finite leaves θ and the
+meta-optimizer untouched (`skipped_update: 1`); `max_skipped_updates` of them
+in a row stop the run (`StalledError`), since such a run can only idle.
 """
 
 import dataclasses
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -30,8 +36,11 @@ import numpy as np
 import optax
 
 from lopt_es import checkpoint
+from lopt_es import workdir as workdir_lib
 from lopt_es.base import GradientEstimator
 from lopt_es.curriculum import Curriculum
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +53,7 @@ class MetaTrainConfig:
     eval_every: int = 0
     seed: int = 0
     weight_decay: float = 0.0  # > 0: AdamW (decoupled weight decay on θ), as Celo's meta-training
+    max_skipped_updates: int = 20  # stop after this many non-finite meta-gradients in a row (0: never)
 
     def meta_optimizer(self) -> optax.GradientTransformation:
         """Adam (AdamW with `weight_decay`) on gradients clipped elementwise at `gradient_clip`."""
@@ -51,6 +61,10 @@ class MetaTrainConfig:
             return optax.chain(optax.clip(self.gradient_clip),
                                optax.adamw(self.learning_rate, weight_decay=self.weight_decay))
         return optax.chain(optax.clip(self.gradient_clip), optax.adam(self.learning_rate))
+
+
+class StalledError(RuntimeError):
+    """Meta-training stopped: every one of the last `max_skipped_updates` meta-gradients was non-finite."""
 
 
 class MetaTrainState(NamedTuple):
@@ -84,32 +98,20 @@ def _gradient_norm(grad: Any) -> float:
     return float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grad))))
 
 
-def read_metrics(metrics_jsonl_path) -> list[dict]:
-    """The records of a `metrics.jsonl` written by `meta_train`; `ValueError` naming the line of a bad one."""
-    records = []
-    with open(metrics_jsonl_path) as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{metrics_jsonl_path}:{number}: not JSON ({e}); "
-                                 "expected one object per line.") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{metrics_jsonl_path}:{number}: {type(record).__name__}, expected a JSON object.")
-            records.append(record)
-    return records
+def default_run_config(lopt: la.LearnedOptimizer, estimator: GradientEstimator, config: MetaTrainConfig) -> dict:
+    """What `meta_train` records of a run whose caller describes none: names and the meta-optimizer's settings."""
+    return {"lopt": lopt.name, "estimator": type(estimator).__name__, "learning_rate": config.learning_rate,
+            "gradient_clip": config.gradient_clip, "weight_decay": config.weight_decay, "seed": config.seed}
 
 
-def _truncate_metrics(path: str, step: int) -> None:
-    """Drops metric lines of steps ≥ `step` (written after the checkpoint a run resumes from)."""
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        lines = [line for line in f if line.strip() and json.loads(line).get("step", -1) < step]
-    with open(path, "w") as f:
-        f.writelines(lines)
+def _trailing_skips(records: list[dict]) -> int:
+    """How many of the last records are skipped updates in a row."""
+    count = 0
+    for record in reversed(records):
+        if record.get("skipped_update") != 1:
+            break
+        count += 1
+    return count
 
 
 def meta_train(
@@ -122,28 +124,56 @@ def meta_train(
     eval_fn: Callable[[Any, int], dict] | None = None,
     on_step: Callable[[int, dict], None] | None = None,
     stop_after: int | None = None,
+    run_config: dict | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> MetaTrainState:
-    """Meta-trains θ in `workdir`, resuming from its newest checkpoint if there is one.
+    """Meta-trains θ in `workdir`, resuming from its newest intact checkpoint if there is one.
 
     Args:
       lopt: the learned optimizer whose θ is trained.
       estimator: the gradient estimator (its configuration at step 0).
       config: steps, meta-optimizer and checkpointing settings.
-      workdir: checkpoints/ and metrics.jsonl go here.
+      workdir: checkpoints/, config.json and metrics.jsonl go here.
       curriculum: changes estimator fields with the step.
       eval_fn: `eval_fn(theta, step) -> metrics`, called every `eval_every` steps.
       on_step: `on_step(step, metrics)` after every step (e.g. a progress bar).
       stop_after: stop (after checkpointing) once this many steps are done;
         for tests and for running in pieces.
+      run_config: everything that determines the run's result, as JSON
+        (default: `default_run_config`); recorded when the run starts and
+        compared when it resumes. Settings that do not change the result
+        (num_steps, checkpoint_every, ...) belong outside it.
+      log: receives what resuming does ("resuming at step s") and what it
+        repairs (a skipped damaged checkpoint, a torn metrics line); default:
+        this module's logger.
+
+    Raises:
+      workdir.ResumeError: another run configuration, or more steps done than `num_steps`.
+      checkpoint.CheckpointError: no intact checkpoint, or one of another optimizer, estimator or size.
+      workdir.MetricsError: metrics.jsonl is damaged beyond a torn last line.
+      StalledError: `max_skipped_updates` non-finite meta-gradients in a row (after checkpointing).
     """
+    note, warn = log or _LOG.info, log or _LOG.warning
     curriculum = curriculum or Curriculum()
     checkpoints = os.path.join(workdir, "checkpoints")
     metrics_path = os.path.join(workdir, "metrics.jsonl")
     os.makedirs(workdir, exist_ok=True)
+    run_config = default_run_config(lopt, estimator, config) if run_config is None else run_config
+    resuming = bool(checkpoint.list_steps(checkpoints))
+    if resuming:  # before any compute: a refused resumption costs nothing
+        workdir_lib.check_run_config(workdir, run_config, warn)
     state = init_state(lopt, curriculum.apply(estimator, 0), config)
-    if checkpoint.list_steps(checkpoints):
-        state, _, _ = checkpoint.restore(checkpoints, state)
-        _truncate_metrics(metrics_path, int(state.step))
+    if resuming:
+        state, _, _ = checkpoint.restore(checkpoints, state, on_skip=warn)
+        if int(state.step) > config.num_steps:
+            raise workdir_lib.ResumeError(
+                f"the run in {workdir} has done {int(state.step)} steps, more than the {config.num_steps} asked for; "
+                f"ask for {int(state.step)} or more to continue it (a run is not rewound).")
+        note(f"resuming at step {int(state.step)}")
+    else:
+        workdir_lib.write_run_config(workdir, run_config)
+    # Lines of steps after the checkpoint (or, in a fresh run, of a run that never checkpointed) are redone.
+    skipped = _trailing_skips(workdir_lib.truncate_metrics(metrics_path, int(state.step), warn))
     tx = config.meta_optimizer()
     update = jax.jit(lambda grad, opt_state, theta: apply_meta_update(tx, grad, opt_state, theta))
     last = config.num_steps if stop_after is None else min(stop_after, config.num_steps)
@@ -161,9 +191,11 @@ def meta_train(
         if all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grad)):
             theta, opt_state = update(grad, state.opt_state, state.theta)
             metrics = {**metrics, "skipped_update": 0}
+            skipped = 0
         else:  # never let a non-finite estimate into θ or Adam's moments
             theta, opt_state = state.theta, state.opt_state
             metrics = {**metrics, "skipped_update": 1}
+            skipped += 1
         state = MetaTrainState(np.asarray(step + 1, np.int64), theta, opt_state, estimator_state)
         record = {"step": step, **metrics, "grad_norm": _gradient_norm(grad),
                   "seconds": time.perf_counter() - started}
@@ -173,8 +205,15 @@ def meta_train(
             f.write(json.dumps(record) + "\n")
         if on_step is not None:
             on_step(step, record)
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == last:
+        stalled = config.max_skipped_updates and skipped >= config.max_skipped_updates
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == last or stalled:
             save(state)
+        if stalled:
+            raise StalledError(
+                f"meta-training stopped after {step + 1} steps: non-finite meta-gradients for {skipped} consecutive "
+                f"steps (steps {step + 1 - skipped}-{step} of metrics.jsonl), none of which could update θ. A zero or "
+                "tiny ES std, or inner runs that diverge under every perturbation, cause this; the steps done are "
+                "checkpointed.")
     return state
 
 

@@ -31,6 +31,12 @@ def test_data_dir_reaches_tasks_that_read_datasets():
     ("digits_mlp:hidden_sizes=32,32", "cannot read hidden_sizes='32,32'"),
     ("digits_mlp:batch_size=0", "cannot read batch_size='0'"),
     ("digits_mlp:name=x", "'name=x' is not field=value"),
+    # Checked when the task is built, not when its data is first read deep inside a training run.
+    ("digits_mlp:dataset=nope", "task 'digits_mlp:dataset=nope': unknown image dataset 'nope'; known: cifar10, digits"),
+    ("digits_mlp:image_size=100", "image_size must be (height, width), two positive integers (HxW in a task spec), "
+                                  "got (100,)"),
+    ("digits_conv:image_size=4x4x4", "image_size must be (height, width)"),
+    ("text_lstm:dataset=nope", "unknown text dataset 'nope'; known: licenses, lm1b"),
 ])
 def test_bad_specs_say_what_is_wrong(spec, message):
     with pytest.raises(TaskSpecError, match=message.replace("(", r"\(").replace(")", r"\)")):

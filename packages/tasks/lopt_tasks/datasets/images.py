@@ -119,7 +119,8 @@ def image_dataset(
 
     Args:
       name: one of `IMAGE_DATASETS`.
-      batch_size: examples per batch.
+      batch_size: examples per batch; an evaluation split with fewer
+        examples is batched whole.
       data_dir: the tfds data directory (ignored by "digits"); None uses
         `$TFDS_DATA_DIR` or `~/tensorflow_datasets`.
       image_size: (height, width) to resize to (bilinear; antialiased when
@@ -138,7 +139,14 @@ def image_dataset(
             for ours, theirs in info.splits
         }
     transform = functools.partial(_scale_and_resize, maximum=info.max_value, image_size=image_size)
+
+    def split_batch_size(split: str, arrays) -> int:
+        # Training batches are what the task is; an evaluation split smaller than a batch (digits' 360 test
+        # images at batch 512) is evaluated whole instead of making the task unusable.
+        return batch_size if split == "train" else min(batch_size, len(next(iter(arrays.values()))))
+
     return {
-        split: ArrayDataset(arrays, batch_size=batch_size, transform=transform, name=f"{name}/{split}")
+        split: ArrayDataset(arrays, batch_size=split_batch_size(split, arrays), transform=transform,
+                            name=f"{name}/{split}")
         for split, arrays in splits.items()
     }

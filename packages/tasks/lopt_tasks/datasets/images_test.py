@@ -30,6 +30,15 @@ def test_digits_split_sizes_and_contents():
     np.testing.assert_array_equal(np.unique(batch["image"] * 16), np.unique(np.round(batch["image"] * 16)))
 
 
+def test_a_batch_larger_than_the_test_split_evaluates_it_whole():
+    # heldout-v1 trains the digits MLP at batch 512; digits' test split has 360 images.
+    splits = lopt_tasks.image_dataset("digits", batch_size=512)
+    assert splits["train"].batch_size == 512 and splits["test"].batch_size == 360
+    assert splits["test"].batch(0, seed=0)["image"].shape == (360, 8, 8, 1)
+    with pytest.raises(ValueError, match="digits/train: batch_size 2000 must be between 1 and the 1437"):
+        lopt_tasks.image_dataset("digits", batch_size=2000)
+
+
 def test_digits_batches_are_deterministic_and_seeded():
     a = lopt_tasks.image_dataset("digits", batch_size=32)["train"]
     b = lopt_tasks.image_dataset("digits", batch_size=32)["train"]

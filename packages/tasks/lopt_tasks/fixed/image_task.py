@@ -7,12 +7,13 @@ missing); `datasets` loads it on first use.
 
 import dataclasses
 import functools
+import numbers
 
 import jax.numpy as jnp
 
 from lopt_tasks.base import Task
 from lopt_tasks.data import ArrayDataset
-from lopt_tasks.datasets import image_dataset, image_info
+from lopt_tasks.datasets import IMAGE_DATASETS, image_dataset, image_info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +34,15 @@ class ImageTask(Task):
     batch_size: int = 128
     image_size: tuple[int, int] | None = None
     data_dir: str | None = None
+
+    def __post_init__(self):
+        # Checked here, not at first use: a bad dataset or size would otherwise fail deep inside training.
+        if self.dataset not in IMAGE_DATASETS:
+            raise ValueError(f"unknown image dataset {self.dataset!r}; known: {', '.join(sorted(IMAGE_DATASETS))}.")
+        size = self.image_size
+        if size is not None and (len(size) != 2 or any(not isinstance(s, numbers.Integral) or s < 1 for s in size)):
+            raise ValueError(f"image_size must be (height, width), two positive integers (HxW in a task spec), "
+                             f"got {size!r}.")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

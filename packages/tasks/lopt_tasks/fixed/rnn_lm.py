@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from lopt_tasks import losses
 from lopt_tasks.base import Task
 from lopt_tasks.data import ArrayDataset
-from lopt_tasks.datasets import VOCAB_SIZE, byte_text_dataset
+from lopt_tasks.datasets import TEXT_DATASETS, VOCAB_SIZE, byte_text_dataset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +44,10 @@ class ByteLSTMLanguageModel(Task):
     sequence_length: int = 32
     batch_size: int = 128
     data_dir: str | None = None
+
+    def __post_init__(self):
+        if self.dataset not in TEXT_DATASETS:
+            raise ValueError(f"unknown text dataset {self.dataset!r}; known: {', '.join(sorted(TEXT_DATASETS))}.")
 
     def _logits(self, inputs):
         embedded = hk.Embed(VOCAB_SIZE, self.embedding_dim)(inputs)
