@@ -3,7 +3,8 @@
 # meta-train small_fc_lopt with PES on the digits MLP (offline, real data) and
 # evaluate it against 15-trial learning-rate-tuned Adam on that task and two
 # held-out ones. The meta-training is the recipe of the registry entry
-# lopt_pretrained "small_fc_lopt_digits_mlp" and reproduces its θ exactly.
+# lopt_pretrained "small_fc_lopt_digits_mlp"; it gives that θ bit for bit only on the
+# same machine and software (meta-training is chaotic: see the README).
 # Results: runs/main/ (meta_train/ and evaluation/). About 10 minutes on 2 CPU
 # cores. Running it again resumes meta-training where it stopped.
 set -euo pipefail
