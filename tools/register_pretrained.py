@@ -14,8 +14,9 @@ evaluated later, or a costly task run with a smaller --baseline_multiple),
 and writes the entry
 `<registry>/<entry>/` (entry.json, theta.npz, results.json — the evaluation
 without the curves of the baseline sweeps' unselected trials, which would
-make it megabytes — the plots, and meta_training.json: the meta-training
-curve, averaged into at most 500 points). The entry is assembled in a temporary directory and renamed into
+make it megabytes — the plots, meta_training.json: the meta-training
+curve, averaged into at most 500 points, and README.md: the model card,
+`model_card.py`). The entry is assembled in a temporary directory and renamed into
 place, so a failure leaves the registry as it was.
 
 A learned optimizer meta-trained by others comes from its original weights
@@ -59,6 +60,7 @@ from lopt_eval import plots as plots_lib
 from absl import app, flags
 
 import common_flags
+import model_card
 
 _ENTRY = flags.DEFINE_string("entry", None, "Registry name of the new entry (letters, digits, _ and -).")
 _META_TRAIN_DIR = flags.DEFINE_string("meta_train_dir", None, "The tools/meta_train --workdir of the optimizer.")
@@ -351,6 +353,7 @@ def main(argv):
         if source.license_text is not None:
             with open(os.path.join(staging, "LICENSE"), "w") as f:
                 f.write(source.license_text)
+        model_card.write(staging)
         for written in os.listdir(staging):
             os.chmod(os.path.join(staging, written), 0o666 & ~umask)
         lopt_pretrained.load_entry(staging)  # what was written loads

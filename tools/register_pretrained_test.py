@@ -84,6 +84,9 @@ def test_registers_an_entry_that_loads(run):
     assert shipped.config["num_steps"] == HORIZON and len(shipped.summary) == 4
     assert [r.role for r in shipped.runs] == ["candidate", "baseline"]  # the unselected trial is left out
     assert not [p for p in os.listdir(tmp_path / "registry") if p.startswith(".tmp")]
+    card = (directory / "README.md").read_text()  # the model card, written with the entry
+    assert f'lopt_pretrained.optax("mine", num_training_steps={HORIZON})' in card
+    assert "- T = 10, against tuned adam: wins 0/1; losses: digits_mlp" in card
 
 
 def test_several_evaluations_are_merged_into_one(run):

@@ -1,6 +1,8 @@
 """lopt_pretrained: learned optimizers' meta-parameters — registry (Celo's weights too), reference files, optax drop-ins.
 
     import lopt_pretrained
+    tx = lopt_pretrained.optax("celo", num_training_steps=5_000)   # any entry, θ directory or weights file
+    lopt_pretrained.horizons("celo")                                # the run lengths it was trained and evaluated on
     lopt, theta, info = lopt_pretrained.load("small_fc_lopt_digits_mlp")   # see lopt_pretrained.names()
     theta = lopt_pretrained.from_reference("small_fc_lopt", reference_tree)
     theta = lopt_pretrained.load_reference_checkpoint("params", "velo")
@@ -11,13 +13,16 @@
 from importlib import resources as _resources
 
 from lopt_pretrained.checkpoints import load_reference_checkpoint, save_reference_checkpoint
+from lopt_pretrained.drop_in import MAX_TRAINING_STEPS, optax, with_weight_decay
 from lopt_pretrained.flax_msgpack import CheckpointFormatError, read_flax_msgpack, write_flax_msgpack
+from lopt_pretrained.horizon_contract import HorizonWarning, Horizons, horizons
 from lopt_pretrained.reference import from_reference, to_reference
 from lopt_pretrained.registry import (
     ORIGIN_LOPT,
     ORIGIN_THIRD_PARTY,
     Pretrained,
     UnknownPretrainedError,
+    entry_info,
     info,
     load,
     load_entry,
@@ -33,18 +38,24 @@ from lopt_pretrained.third_party import (
     load_celo2_weights,
     pretrained_optax,
 )
+from lopt_pretrained.theta_dir import load_theta_dir
 from lopt_pretrained.velo_optax import (
     VELO_CHECKPOINT,
     VELO_WEIGHTS_ENV,
     VELO_WEIGHTS_URL,
     default_velo_weights_paths,
+    load_velo_weights,
     velo_optax,
 )
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
+# `optax` (the drop-in) is public but left out of __all__: a star import would shadow the optax library.
 __all__ = [
     "CELO2_WEIGHTS_ENV",
+    "HorizonWarning",
+    "Horizons",
+    "MAX_TRAINING_STEPS",
     "ORIGIN_LOPT",
     "ORIGIN_THIRD_PARTY",
     "celo2_optax",
@@ -60,10 +71,14 @@ __all__ = [
     "Pretrained",
     "UnknownPretrainedError",
     "default_velo_weights_paths",
+    "entry_info",
     "from_reference",
+    "horizons",
     "info",
     "load",
     "load_entry",
+    "load_theta_dir",
+    "load_velo_weights",
     "load_reference_checkpoint",
     "names",
     "read_flax_msgpack",
@@ -71,5 +86,6 @@ __all__ = [
     "save_reference_checkpoint",
     "to_reference",
     "velo_optax",
+    "with_weight_decay",
     "write_flax_msgpack",
 ]

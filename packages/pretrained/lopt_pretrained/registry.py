@@ -111,6 +111,11 @@ def info(name: str, directory: str | None = None) -> dict:
     return _read_entry(_entry_dir(name, directory))
 
 
+def entry_info(path: str) -> dict:
+    """The metadata of the entry in directory `path` (its entry.json), without loading the weights."""
+    return _read_entry(path)
+
+
 def load(name: str, directory: str | None = None) -> Pretrained:
     """(learned optimizer, θ, metadata) of entry `name`.
 
@@ -154,10 +159,7 @@ def load_entry(path: str) -> Pretrained:
     """Loads the entry in directory `path` (see the module docstring for what is checked)."""
     entry = _read_entry(path)
     where = f"pretrained entry {entry['name']!r} ({path})"
-    try:
-        lopt = la.make_learned_optimizer(entry["lopt"], **{k: _tuples(v) for k, v in entry["config"].items()})
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointFormatError(f"{where}: cannot build learned optimizer {entry['lopt']!r}: {e}") from None
+    lopt = learned_optimizer(where, entry["lopt"], entry["config"])
     weights_file = os.path.join(path, entry["weights"].get("file", WEIGHTS_FILE))
     try:
         with open(weights_file, "rb") as f:
@@ -173,6 +175,23 @@ def load_entry(path: str) -> Pretrained:
         arrays = dict(np.load(io.BytesIO(data), allow_pickle=False))
     except Exception as e:  # a file that passed the hash but is no npz: written wrongly
         raise CheckpointFormatError(f"{where}: {os.path.basename(weights_file)} is not an npz file: {e}") from None
+    return Pretrained(lopt, theta_from_arrays(where, lopt, arrays), entry)
+
+
+def learned_optimizer(where: str, name: str, config: dict) -> la.LearnedOptimizer:
+    """Architecture `name` with its JSON-stored `config`; `CheckpointFormatError` (from `where`) if they don't fit."""
+    try:
+        return la.make_learned_optimizer(name, **{k: _tuples(v) for k, v in config.items()})
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointFormatError(f"{where}: cannot build learned optimizer {name!r}: {e}") from None
+
+
+def theta_from_arrays(where: str, lopt: la.LearnedOptimizer, arrays: dict[str, np.ndarray]) -> Any:
+    """θ of `lopt` from arrays named by key path, each checked against a freshly initialised θ.
+
+    Raises:
+      CheckpointFormatError: a leaf missing, extra, mis-shaped or non-finite (the message starts with `where`).
+    """
     template, treedef = _template(lopt)
     expected = {p for p, _ in template}
     extra = sorted(set(arrays) - expected)
@@ -190,7 +209,7 @@ def load_entry(path: str) -> Pretrained:
         if not np.all(np.isfinite(value)):
             raise CheckpointFormatError(f"{where}: leaf {key} has non-finite values.")
         leaves.append(jnp.asarray(value))
-    return Pretrained(lopt, jax.tree_util.tree_unflatten(treedef, leaves), entry)
+    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 def save_entry(path: str, name: str, lopt: la.LearnedOptimizer, theta: Any, **metadata) -> str:

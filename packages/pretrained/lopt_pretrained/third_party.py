@@ -18,8 +18,8 @@ import jax
 import lopt_architectures as la
 import optax
 
+from lopt_pretrained import drop_in
 from lopt_pretrained.checkpoints import load_reference_checkpoint
-from lopt_pretrained.registry import load, load_entry
 
 #: Environment variable naming Celo2's weights file.
 CELO2_WEIGHTS_ENV = "LOPT_CELO2_WEIGHTS"
@@ -87,22 +87,15 @@ def pretrained_optax(
     weight_decay: float = 0.0,
     key: jax.Array | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-    """Any registry entry (by name, or an entry directory) as an optax transformation for a run of that length.
+    """Any registry entry (by name, or an entry directory) as an optax transformation: `lopt_pretrained.optax`.
 
     The loss goes in as an extra argument: `tx.update(grads, state, params,
     loss=loss)`. `weight_decay` adds wd·φ to the gradients and wd·Σφ² to the
-    loss the optimizer sees (as Celo's and VeLO's releases do).
+    loss the optimizer sees (as Celo's and VeLO's releases do). Kept for the
+    code written against it; `optax` also takes θ directories, weights files
+    and `strict`.
     """
-    if num_training_steps < 1:
-        raise ValueError(f"pretrained_optax: num_training_steps must be positive, got {num_training_steps}.")
-    if os.path.isdir(name_or_path):
-        entry = load_entry(os.fspath(name_or_path))
-    else:
-        entry = load(os.fspath(name_or_path))
-    opt = entry.optimizer()
-    if weight_decay > 0.0:
-        opt = la.weight_decay(opt, weight_decay)
-    return la.as_optax(opt, num_steps=num_training_steps, key=key)
+    return drop_in.optax(name_or_path, num_training_steps, weight_decay=weight_decay, key=key)
 
 
 def celo_optax(num_training_steps: int, weight_decay: float = 0.0) -> optax.GradientTransformationExtraArgs:

@@ -9,14 +9,13 @@ optional weight decay adds wd·φ to the gradients and wd·Σφ² to the loss Ve
 sees (its `WeightDecayWrapper`).
 """
 
-import math
 import os
 from collections.abc import Mapping
 
 import jax
-import lopt_architectures as la
 import optax
 
+from lopt_pretrained import drop_in
 from lopt_pretrained.checkpoints import load_reference_checkpoint
 
 #: The released VeLO checkpoint (`research/general_lopt/prefab.py` in the reference).
@@ -38,7 +37,13 @@ def default_velo_weights_paths() -> list[str]:
     return paths
 
 
-def _resolve_weights(weights) -> dict:
+def load_velo_weights(weights: str | os.PathLike | Mapping | None = None) -> dict:
+    """VeLO's meta-parameters from `weights` (a reference-format file, our θ, or None: `default_velo_weights_paths()`).
+
+    Raises:
+      FileNotFoundError: no weights file; the message names the file, where it was looked for and where to get it.
+      CheckpointFormatError: a file that is not VeLO's weights.
+    """
     if isinstance(weights, Mapping):
         return dict(weights)
     if weights is not None:
@@ -64,7 +69,7 @@ def velo_optax(
     max_training_steps: int = 150_000,
     key: jax.Array | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-    """An optax transformation running VeLO for a `num_training_steps`-step run.
+    """VeLO for a `num_training_steps`-step run as an optax transformation: `lopt_pretrained.optax` on its weights.
 
     Args:
       num_training_steps: the planned length of training (VeLO's features
@@ -75,11 +80,5 @@ def velo_optax(
       max_training_steps: longest run without gradient accumulation.
       key: PRNG key (VeLO does not use randomness; kept for the interface).
     """
-    if num_training_steps < 1:
-        raise ValueError(f"velo_optax: num_training_steps must be positive, got {num_training_steps}.")
-    opt = la.velo().optimizer(_resolve_weights(weights))
-    if num_training_steps > max_training_steps:
-        opt = la.gradient_accumulation(opt, math.ceil(num_training_steps / max_training_steps))
-    if weight_decay > 0.0:
-        opt = la.weight_decay(opt, weight_decay)
-    return la.as_optax(opt, num_steps=num_training_steps, key=key)
+    return drop_in.optax(load_velo_weights(weights), num_training_steps, architecture="velo",
+                         weight_decay=weight_decay, max_training_steps=max_training_steps, key=key)
