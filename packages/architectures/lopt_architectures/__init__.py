@@ -19,6 +19,7 @@ from lopt_architectures.base import (
     get_model_state,
     get_params,
     num_meta_params,
+    skip_non_finite,
 )
 from lopt_architectures.fc_lopt import FcLOpt, FcLOptState, fc_lopt
 from lopt_architectures.lstm import LSTMState
@@ -113,6 +114,7 @@ __all__ = [
     "sample_nadamw_hyperparameters",
     "sgd",
     "sgdm",
+    "skip_non_finite",
     "sm3",
     "small_fc_lopt",
     "celo",

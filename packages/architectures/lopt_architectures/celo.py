@@ -44,6 +44,7 @@ from lopt_architectures.base import (
     get_params,
     require_loss,
     require_num_steps,
+    skip_non_finite,
 )
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step
 from lopt_architectures.mlp import init_grouped_mlp
@@ -62,6 +63,7 @@ class CeloState(NamedTuple):
     factored: lf.FactoredState | None
     lstm_state: LSTMState
     loss_buffer: lf.LossBufferState
+    skipped_steps: jax.Array | None = None  # steps skipped for non-finite input; set by skip_non_finite
 
 
 def init_scheduler(key: jax.Array, hidden: int, *, with_controls: bool) -> dict:
@@ -164,7 +166,7 @@ class _CeloBase(LearnedOptimizer):
                 factored=new_factored, lstm_state=lstm_state, loss_buffer=loss_buffer,
             )
 
-        return Optimizer(init, update, get_params)
+        return skip_non_finite(Optimizer(init, update, get_params), config.name)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params
+from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params, skip_non_finite
 from lopt_architectures.mlp import apply_mlp_to_channels, init_grouped_mlp
 
 GROUPS = lf.CELO2_CHANNEL_GROUPS
@@ -54,6 +54,7 @@ class Celo2State(NamedTuple):
     factored: lf.FactoredState
     adam_momentum: lf.MomentumState
     adam_second_moment: lf.SecondMomentState
+    skipped_steps: jax.Array | None = None  # steps skipped for non-finite input; set by skip_non_finite
 
 
 def newton_schulz(x: jax.Array, coefficients=(3.4445, -4.7750, 2.0315), iterations: int = 5,
@@ -191,7 +192,7 @@ class Celo2(LearnedOptimizer):
                 adam_second_moment=new_adam_v,
             )
 
-        return Optimizer(init, update, get_params)
+        return skip_non_finite(Optimizer(init, update, get_params), config.name)
 
 
 def _apply(p, direction, rate, weight_decay):

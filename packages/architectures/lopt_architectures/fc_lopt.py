@@ -19,7 +19,14 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params, require_num_steps
+from lopt_architectures.base import (
+    LearnedOptimizer,
+    Optimizer,
+    check_sizes,
+    get_params,
+    require_num_steps,
+    skip_non_finite,
+)
 from lopt_architectures.mlp import apply_mlp, init_mlp
 
 
@@ -29,6 +36,7 @@ class FcLOptState(NamedTuple):
     step: jax.Array
     num_steps: jax.Array
     momentum: lf.MomentumState
+    skipped_steps: jax.Array | None = None  # steps skipped for non-finite input; set by skip_non_finite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +94,7 @@ class FcLOpt(LearnedOptimizer):
                 step=state.step + 1, num_steps=state.num_steps, momentum=momentum,
             )
 
-        return Optimizer(init, update, get_params)
+        return skip_non_finite(Optimizer(init, update, get_params), config.name)
 
 
 def fc_lopt(**config) -> FcLOpt:

@@ -49,7 +49,14 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params, require_num_steps
+from lopt_architectures.base import (
+    LearnedOptimizer,
+    Optimizer,
+    check_sizes,
+    get_params,
+    require_num_steps,
+    skip_non_finite,
+)
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step, tile_state
 
 NUM_TENSOR_FEATURES = 19
@@ -94,6 +101,7 @@ class NNAdamState(NamedTuple):
     v: Any
     hparams: NNAdamHparams
     lstm_state: LSTMState
+    skipped_steps: jax.Array | None = None  # steps skipped for non-finite input; set by skip_non_finite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,7 +217,7 @@ class NNAdam(LearnedOptimizer):
                 hparams=NNAdamHparams(*new_hp), lstm_state=lstm_state,
             )
 
-        return Optimizer(init, update, get_params)
+        return skip_non_finite(Optimizer(init, update, get_params), config.name)
 
 
 _TRANSFORMS = {

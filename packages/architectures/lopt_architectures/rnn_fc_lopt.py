@@ -50,8 +50,10 @@ from lopt_architectures.base import (
     Optimizer,
     check_sizes,
     get_params,
+    keep_unless,
     require_loss,
     require_num_steps,
+    skip_non_finite,
 )
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step, tile_state
 from lopt_architectures.mlp import init_mlp
@@ -82,6 +84,7 @@ class RnnFcLOptState(NamedTuple):
     train_loss: lf.LossNormalizerState
     valid_loss: lf.LossNormalizerState
     clip: DynamicClipState
+    skipped_steps: jax.Array | None = None  # steps skipped for non-finite input; set by skip_non_finite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,17 +185,20 @@ class RnnFcLOpt(LearnedOptimizer):
                 train_loss=train_loss, valid_loss=state.valid_loss, clip=clip,
             )
 
-        return Optimizer(init, update, get_params)
+        return skip_non_finite(Optimizer(init, update, get_params), config.name)
 
 
 def record_validation_loss(state: RnnFcLOptState, loss: jax.Array) -> RnnFcLOptState:
     """Folds a validation loss into the state (its feature appears from the next update).
 
     The reference's `update(..., is_valid=True)`: only the validation-loss
-    normaliser changes, and the step counter advances.
+    normaliser changes, and the step counter advances. A non-finite loss is
+    skipped like a non-finite training step (`skip_non_finite`): the state is
+    unchanged but for `skipped_steps`.
     """
-    valid_loss = lf.loss_normalizer_update(state.valid_loss, require_loss(loss, "rnn_fc_lopt"), VALID_LOSS_DECAY)
-    return state._replace(valid_loss=valid_loss, step=state.step + 1)
+    loss = require_loss(loss, "rnn_fc_lopt")
+    valid_loss = lf.loss_normalizer_update(state.valid_loss, loss, VALID_LOSS_DECAY)
+    return keep_unless(jnp.isfinite(loss), state._replace(valid_loss=valid_loss, step=state.step + 1), state)
 
 
 def _clip_gradients(state: DynamicClipState, grads: Any) -> tuple[DynamicClipState, Any]:

@@ -57,6 +57,15 @@ def test_validation_loss_feeds_the_next_update():
     assert any(not np.allclose(a[k], b[k]) for k in a)
 
 
+def test_a_non_finite_validation_loss_is_skipped_and_counted():
+    opt = make()
+    state = opt.init({"w": jnp.ones(3)}, num_steps=10)
+    state = record_validation_loss(state, 4.0)
+    skipped = record_validation_loss(state, jnp.nan)
+    assert int(skipped.skipped_steps) == 1 and int(skipped.step) == 1
+    jax.tree.map(np.testing.assert_array_equal, skipped._replace(skipped_steps=0), state._replace(skipped_steps=0))
+
+
 def test_errors():
     opt = make()
     state = opt.init({"w": jnp.ones(3)}, num_steps=5)

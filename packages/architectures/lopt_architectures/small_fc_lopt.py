@@ -30,7 +30,14 @@ import jax
 import jax.numpy as jnp
 import lopt_features as lf
 
-from lopt_architectures.base import LearnedOptimizer, Optimizer, check_sizes, get_params, require_num_steps
+from lopt_architectures.base import (
+    LearnedOptimizer,
+    Optimizer,
+    check_sizes,
+    get_params,
+    require_num_steps,
+    skip_non_finite,
+)
 from lopt_architectures.mlp import apply_mlp, apply_mlp_elementwise, init_mlp
 
 #: Widths up to this use the elementwise (fused) MLP; wider ones use matmuls.
@@ -45,6 +52,7 @@ class SmallFcLOptState(NamedTuple):
     momentum: lf.MomentumState
     second_moment: lf.SecondMomentState
     factored: lf.FactoredState
+    skipped_steps: jax.Array | None = None  # steps skipped for non-finite input; set by skip_non_finite
 
 
 def learned_decay(initial: tuple[float, ...], offset: jax.Array) -> jax.Array:
@@ -145,7 +153,7 @@ class SmallFcLOpt(LearnedOptimizer):
                 momentum=momentum, second_moment=second_moment, factored=factored,
             )
 
-        return Optimizer(init, update, get_params)
+        return skip_non_finite(Optimizer(init, update, get_params), config.name)
 
 
 def _step_from_outputs(config: SmallFcLOpt, outputs: jax.Array) -> jax.Array:

@@ -51,6 +51,7 @@ from lopt_architectures.base import (
     get_params,
     require_loss,
     require_num_steps,
+    skip_non_finite,
 )
 from lopt_architectures.lstm import LSTMState, init_linear, init_lstm, linear, lstm_step, tile_state
 from lopt_architectures.mlp import apply_mlp_to_channels
@@ -69,6 +70,7 @@ class VeLOState(NamedTuple):
     factored: lf.FactoredState
     lstm_state: LSTMState
     loss_buffer: lf.LossBufferState
+    skipped_steps: jax.Array | None = None  # steps skipped for non-finite input; set by skip_non_finite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,7 +179,7 @@ class VeLO(LearnedOptimizer):
                 factored=new_factored, lstm_state=lstm_state, loss_buffer=loss_buffer,
             )
 
-        return Optimizer(init, update, get_params)
+        return skip_non_finite(Optimizer(init, update, get_params), config.name)
 
 
 def _per_tensor_network(net: dict, x: jax.Array, state: LSTMState):

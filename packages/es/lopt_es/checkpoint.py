@@ -155,13 +155,18 @@ def read_metadata(directory: str, step: int | None = None) -> tuple[int, dict]:
 
 
 def restore(directory: str, template: Any, step: int | None = None, *,
-            on_skip: Callable[[str], None] | None = None) -> tuple[Any, int, dict]:
+            on_skip: Callable[[str], None] | None = None, added_fields: tuple[str, ...] = ()) -> tuple[Any, int, dict]:
     """(tree, step, metadata) of the checkpoint of `step`, shaped like `template`.
 
     Without `step`: the newest intact checkpoint. A damaged newer one (what a
     crash or a full disk can leave, despite the atomic writes) is skipped and
     reported to `on_skip(message)` (default: a logged warning); if none is
     intact, `DamagedCheckpointError` lists why each was refused.
+
+    `added_fields` names NamedTuple fields added to a state after older
+    checkpoints were written (e.g. "skipped_steps"): a leaf of the template
+    whose path ends in one of them may be absent from the file, and then keeps
+    the template's value; every other leaf must match.
     """
     if step is None:
         manifest, data = _newest_intact(directory, on_skip or logging.getLogger(__name__).warning)
@@ -173,15 +178,19 @@ def restore(directory: str, template: Any, step: int | None = None, *,
     manifest_path = os.path.join(directory, f"step_{step}.json")
     expected = _leaves(template)
     stored = manifest["leaves"]
-    if [p for p, _ in expected] != [leaf["path"] for leaf in stored]:
-        missing = sorted({p for p, _ in expected} - {leaf["path"] for leaf in stored})
-        extra = sorted({leaf["path"] for leaf in stored} - {p for p, _ in expected})
+    stored_paths = [leaf["path"] for leaf in stored]
+    in_file = set(stored_paths)
+    added = {p for p, _ in expected if p not in in_file and p.endswith(tuple(f".{f}" for f in added_fields))}
+    if [p for p, _ in expected if p not in added] != stored_paths:
+        missing = sorted({p for p, _ in expected} - in_file - added)
+        extra = sorted(in_file - {p for p, _ in expected})
         raise CheckpointError(
             f"{manifest_path}: written by another configuration; missing leaves {missing[:5]}, "
             f"unexpected leaves {extra[:5]}."
         )
     with np.load(io.BytesIO(data)) as arrays:
-        values = [_from_stored(arrays[f"leaf_{i}"], leaf["dtype"]) for i, leaf in enumerate(stored)]
+        from_file = iter(_from_stored(arrays[f"leaf_{i}"], leaf["dtype"]) for i, leaf in enumerate(stored))
+        values = [x if path in added else next(from_file) for path, x in expected]
     for (path, want), got in zip(expected, values):
         if want.shape != got.shape or want.dtype != got.dtype:
             raise CheckpointError(

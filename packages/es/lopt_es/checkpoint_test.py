@@ -1,5 +1,6 @@
 import json
 import os
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -90,3 +91,26 @@ def test_a_checkpoint_of_another_configuration_is_not_skipped(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match=r"step_2.json: leaf \['theta'\]\['w'\]") as error:
         checkpoint.restore(str(tmp_path), other)
     assert not isinstance(error.value, checkpoint.DamagedCheckpointError)
+
+
+def test_a_field_added_to_a_state_since_the_checkpoint_keeps_the_template_value(tmp_path):
+    class Old(NamedTuple):
+        params: jnp.ndarray
+        step: jnp.ndarray
+
+    class New(NamedTuple):
+        params: jnp.ndarray
+        step: jnp.ndarray
+        skipped_steps: jnp.ndarray
+
+    checkpoint.save(str(tmp_path), 5, {"pos": Old(jnp.arange(3.0), jnp.asarray(4))})
+    template = {"pos": New(jnp.zeros(3), jnp.asarray(0), jnp.zeros((2,), jnp.int32))}
+    with pytest.raises(checkpoint.CheckpointError, match=r"missing leaves \[\"\['pos'\].skipped_steps\"\]"):
+        checkpoint.restore(str(tmp_path), template)
+    restored, step, _ = checkpoint.restore(str(tmp_path), template, added_fields=("skipped_steps",))
+    assert step == 5 and int(restored["pos"].step) == 4
+    np.testing.assert_array_equal(restored["pos"].params, [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(restored["pos"].skipped_steps, [0, 0])
+    with pytest.raises(checkpoint.CheckpointError, match="another configuration"):
+        checkpoint.restore(str(tmp_path), {"pos": New(jnp.zeros(3), jnp.asarray(0), jnp.zeros(2))},
+                           added_fields=("step",))

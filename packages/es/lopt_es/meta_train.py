@@ -42,6 +42,11 @@ from lopt_es.curriculum import Curriculum
 
 _LOG = logging.getLogger(__name__)
 
+#: Fields of inner optimizer states newer than some checkpoints: resuming such a
+#: checkpoint starts them at their initial value (`skipped_steps`: the learned
+#: optimizers' count of steps skipped for non-finite input, 0 in older code).
+ADDED_STATE_FIELDS = ("skipped_steps",)
+
 
 @dataclasses.dataclass(frozen=True)
 class MetaTrainConfig:
@@ -164,7 +169,7 @@ def meta_train(
         workdir_lib.check_run_config(workdir, run_config, warn)
     state = init_state(lopt, curriculum.apply(estimator, 0), config)
     if resuming:
-        state, _, _ = checkpoint.restore(checkpoints, state, on_skip=warn)
+        state, _, _ = checkpoint.restore(checkpoints, state, on_skip=warn, added_fields=ADDED_STATE_FIELDS)
         if int(state.step) > config.num_steps:
             raise workdir_lib.ResumeError(
                 f"the run in {workdir} has done {int(state.step)} steps, more than the {config.num_steps} asked for; "

@@ -7,7 +7,7 @@
 
 from importlib import resources as _resources
 
-from lopt_eval import baseline_cache, overhead, plots, scorecard, suites
+from lopt_eval import baseline_cache, overhead, plots, progress, scorecard, suites
 from lopt_eval.baselines import LEARNING_RATES, lr_sweep, meta_loss_at, nadamw_search
 from lopt_eval.evaluation import EvaluationConfig, evaluate, final_loss
 from lopt_eval.runner import Curves, train
@@ -38,6 +38,7 @@ __all__ = [
     "nadamw_search",
     "overhead",
     "plots",
+    "progress",
     "save",
     "sorted_speedups",
     "speedup",

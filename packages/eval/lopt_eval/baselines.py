@@ -62,13 +62,18 @@ def _runs(name: str, task: lt.Task, curves: runner.Curves, configs: list[dict], 
 
 
 def _train_configs(task, make: Callable[[Any], la.Optimizer], hyperparameters: dict, num_steps, seeds,
-                   valid_every, configs_per_call, scan_unroll=1) -> runner.Curves:
+                   valid_every, configs_per_call, scan_unroll=1, progress=None) -> runner.Curves:
+    """`runner.train` over chunks of `configs_per_call` configurations; `progress(done, total)` counts
+    configuration-steps over all chunks."""
     count = len(next(iter(hyperparameters.values())))
     parts = []
     for start in range(0, count, configs_per_call):
         chunk = {k: jnp.asarray(v[start:start + configs_per_call]) for k, v in hyperparameters.items()}
+        size = len(next(iter(chunk.values())))
+        report = None if progress is None else (
+            lambda done, _, start=start, size=size: progress(start * num_steps + size * done, count * num_steps))
         parts.append(runner.train(task, make, num_steps, seeds, hyperparameters=chunk, valid_every=valid_every,
-                                  scan_unroll=scan_unroll))
+                                  scan_unroll=scan_unroll, progress=report))
     return runner.Curves(
         train_loss=np.concatenate([p.train_loss for p in parts]),
         meta_loss=np.concatenate([p.meta_loss for p in parts]),
@@ -89,14 +94,18 @@ def lr_sweep(
     configs_per_call: int = 15,
     selection_steps: int | None = None,
     scan_unroll: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Run, list[Run]]:
-    """Trains `optimizer` at every learning rate; returns (the selected run, all runs)."""
+    """Trains `optimizer` at every learning rate; returns (the selected run, all runs).
+
+    `progress(done, total)` is called after each chunk of steps (see `runner.train`).
+    """
     if optimizer not in la.HAND_DESIGNED:
         raise KeyError(f"lr_sweep: unknown optimizer {optimizer!r}; known: {', '.join(sorted(la.HAND_DESIGNED))}")
     curves = _train_configs(
         task, lambda h: la.make_optimizer(optimizer, learning_rate=h["learning_rate"]),
         {"learning_rate": np.asarray(learning_rates, np.float32)}, num_steps, seeds, valid_every, configs_per_call,
-        scan_unroll,
+        scan_unroll, progress,
     )
     best = _select(meta_loss_at(curves.train_loss, float(task.normalizer), selection_steps))
     runs = _runs(optimizer, task, curves, [{"learning_rate": lr} for lr in learning_rates], seeds, num_steps, best)
@@ -114,13 +123,17 @@ def nadamw_search(
     configs_per_call: int = 50,
     selection_steps: int | None = None,
     scan_unroll: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Run, list[Run]]:
-    """Random search over App. F.2's NAdamW space; returns (the selected run, all runs)."""
+    """Random search over App. F.2's NAdamW space; returns (the selected run, all runs).
+
+    `progress(done, total)` is called after each chunk of steps (see `runner.train`).
+    """
     key = jax.random.PRNGKey(0) if key is None else key
     draws = jax.vmap(la.sample_nadamw_hyperparameters)(jax.random.split(key, num_trials))
     table = {k: np.asarray(v, np.float32) for k, v in draws._asdict().items()}
     curves = _train_configs(task, lambda h: la.nadamw(**h), table, num_steps, seeds, valid_every, configs_per_call,
-                            scan_unroll)
+                            scan_unroll, progress)
     best = _select(meta_loss_at(curves.train_loss, float(task.normalizer), selection_steps))
     configs = [{k: float(v[i]) for k, v in table.items()} for i in range(num_trials)]
     runs = _runs("nadamw", task, curves, configs, seeds, num_steps, best)

@@ -20,7 +20,11 @@ def test_selection_prefers_the_lowest_mean_and_ignores_diverged_configurations()
 
 def test_lr_sweep_selects_the_configuration_with_the_lowest_meta_loss():
     task = lt.get_task("digits_mlp", batch_size=32)
-    best, runs = lr_sweep(task, "sgd", 30, [0, 1], learning_rates=(1e-4, 1e-1, 1.0, 30.0), configs_per_call=3)
+    reports = []
+    best, runs = lr_sweep(task, "sgd", 30, [0, 1], learning_rates=(1e-4, 1e-1, 1.0, 30.0), configs_per_call=3,
+                          progress=lambda done, total: reports.append((done, total)))
+    # Configuration-steps over both chunks (3 rates, then 1), one report per chunk of (up to 100) steps.
+    assert reports == [(90, 120), (120, 120)]
     assert [r.hyperparameters["learning_rate"] for r in runs] == [1e-4, 1e-1, 1.0, 30.0]
     assert sum(r.role == "baseline" for r in runs) == 1 and best.role == "baseline"
     means = [np.mean(r.meta_loss) if np.all(np.isfinite(r.meta_loss)) else np.inf for r in runs]

@@ -21,6 +21,7 @@ import lopt_tasks as lt
 import numpy as np
 
 from lopt_eval import baseline_cache, baselines, overhead, runner, speedup
+from lopt_eval.progress import Progress
 from lopt_eval.schema import Results, Run, Summary, package_versions
 
 
@@ -67,8 +68,13 @@ def evaluate(
     *,
     log: Callable[[str], None] = lambda message: None,
     baseline_cache_dir: str | None = None,
+    progress_every: float = 10.0,
 ) -> Results:
     """Runs the evaluation; `tasks` maps the names to report to tasks.
+
+    `log` receives a line as each phase (the candidate's training on a task,
+    a baseline's tuning) starts, then progress lines with an ETA at most every
+    `progress_every` seconds while it runs (`lopt_eval.progress`).
 
     With `baseline_cache_dir`, each tuned baseline is read from that
     directory if it was computed before for the same task name, horizon,
@@ -83,7 +89,8 @@ def evaluate(
         log(f"{name}: {candidate_name}, {len(seeds)} seeds x {steps} steps")
         unroll = config.unroll(name)
         curves = runner.train(task, lambda h: make_candidate(), steps, seeds, valid_every=config.valid_every,
-                              scan_unroll=unroll)
+                              scan_unroll=unroll,
+                              progress=Progress(log, f"{name}: {candidate_name}", every=progress_every))
         candidate = Run(candidate_name, name, "candidate", {}, steps, seeds, curves.train_loss[0], curves.step_seconds,
                         curves.meta_loss[0], curves.valid_steps,
                         None if curves.valid_loss is None else curves.valid_loss[0])
@@ -103,12 +110,15 @@ def evaluate(
                 best, trials = cached
             elif nadamw:
                 log(f"{name}: nadamw random search, {config.nadamw_trials} trials x {steps} steps")
-                best, trials = baselines.nadamw_search(task, steps, seeds, num_trials=config.nadamw_trials,
-                                                       valid_every=config.valid_every, scan_unroll=unroll)
+                best, trials = baselines.nadamw_search(
+                    task, steps, seeds, num_trials=config.nadamw_trials, valid_every=config.valid_every,
+                    scan_unroll=unroll, progress=Progress(log, f"{name}: nadamw random search", every=progress_every))
             else:
                 log(f"{name}: {baseline} learning-rate sweep, {len(baselines.LEARNING_RATES)} rates x {length} steps")
-                best, trials = baselines.lr_sweep(task, baseline, length, seeds, valid_every=config.valid_every,
-                                                  selection_steps=steps, scan_unroll=unroll)
+                best, trials = baselines.lr_sweep(
+                    task, baseline, length, seeds, valid_every=config.valid_every, selection_steps=steps,
+                    scan_unroll=unroll,
+                    progress=Progress(log, f"{name}: {baseline} learning-rate sweep", every=progress_every))
             if cached is None and baseline_cache_dir:
                 baseline_cache.store_baseline(baseline_cache_dir, key, best, trials)
             for trial in trials:

@@ -1,3 +1,5 @@
+import re
+
 import lopt_architectures as la
 import lopt_tasks as lt
 import numpy as np
@@ -15,7 +17,15 @@ def test_final_loss_averages_the_last_five_percent():
 def test_evaluate_reports_candidate_and_tuned_baselines_with_speedups():
     task = lt.get_task("digits_mlp", batch_size=32)
     config = EvaluationConfig(num_steps=20, seeds=(0, 1), baselines=("adam", "sgd"), baseline_multiple=2)
-    results = evaluate("sgd-slow", lambda: la.sgd(1e-3), {"digits": task}, config)
+    lines = []
+    results = evaluate("sgd-slow", lambda: la.sgd(1e-3), {"digits": task}, config, log=lines.append,
+                       progress_every=0)
+    # Each phase: a line as it starts, then its progress (one chunk of steps here) through the same log.
+    assert lines == ["digits: sgd-slow, 2 seeds x 20 steps", "digits: sgd-slow: done in " + lines[1].split()[-1],
+                     "digits: adam learning-rate sweep, 15 rates x 40 steps",
+                     "digits: adam learning-rate sweep: done in " + lines[3].split()[-1],
+                     "digits: sgd learning-rate sweep, 15 rates x 40 steps",
+                     "digits: sgd learning-rate sweep: done in " + lines[5].split()[-1]]
     names = [(s.optimizer, s.task) for s in results.summary]
     assert names == [("sgd-slow", "digits"), ("adam", "digits"), ("sgd", "digits")]
     candidate = results.summary[0]
@@ -33,3 +43,12 @@ def test_evaluate_reports_candidate_and_tuned_baselines_with_speedups():
 def test_task_scan_unroll_overrides_the_default_per_task():
     config = evaluation.EvaluationConfig(num_steps=3, scan_unroll=2, task_scan_unroll=(("family:conv:1", 20),))
     assert config.unroll("family:conv:1") == 20 and config.unroll("digits_mlp") == 2
+
+
+def test_progress_with_an_eta_goes_through_log():
+    lines = []
+    evaluate("sgd", lambda: la.sgd(0.1), {"digits": lt.get_task("digits_mlp", batch_size=8)},
+             EvaluationConfig(num_steps=150, seeds=(0,), baselines=()), log=lines.append, progress_every=0)
+    assert lines[0] == "digits: sgd, 1 seeds x 150 steps"
+    assert re.fullmatch(r"digits: sgd: 67% in \d+s, ETA ≤\d+s", lines[1]), lines  # after the first 100 steps
+    assert re.fullmatch(r"digits: sgd: done in \d+s", lines[2]) and len(lines) == 3

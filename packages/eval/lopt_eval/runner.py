@@ -20,7 +20,9 @@ unrolled, 6.3 ms as one jitted step).
 It records the loss at the start of every step, optionally the held-out loss
 every `valid_every` steps, the wall time per step and run, and the tradeoffs
 paper's meta-loss (mean training loss clipped at the task's normalizer,
-`lopt_es.MetaLoss`).
+`lopt_es.MetaLoss`). `progress(done, num_steps)` is called after each chunk
+of steps, once its losses are on the host (so it costs no synchronisation):
+`lopt_eval.progress.Progress` makes log lines with an ETA of it.
 """
 
 import dataclasses
@@ -73,6 +75,7 @@ def train(
     valid_every: int = 0,
     steps_per_call: int = 100,
     scan_unroll: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Curves:
     """Trains every (configuration, seed) pair for `num_steps` steps; see the module docstring."""
     if scan_unroll < 1:
@@ -152,6 +155,8 @@ def train(
             timed_steps += steps
         losses.append(np.moveaxis(step_losses, 0, -1))  # [K, S, steps]
         done += steps
+        if progress is not None:
+            progress(done, num_steps)
     if timed_steps == 0:  # a run of one call: time a repeat of it
         started = time.perf_counter()
         np.asarray(run(hp, states, batches, keys)[1])

@@ -38,8 +38,12 @@ def test_validation_losses_and_a_learned_optimizer():
     task = lt.get_task("digits_mlp", batch_size=16)
     lopt = la.small_fc_lopt()
     theta = lopt.init_meta_params(jax.random.PRNGKey(0))
-    curves = train(task, lambda h: lopt.optimizer(theta), 10, [0], valid_every=4)
+    reports = []
+    curves = train(task, lambda h: lopt.optimizer(theta), 10, [0], valid_every=4, steps_per_call=3,
+                   progress=lambda done, total: reports.append((done, total)))
     assert curves.valid_steps == [0, 4, 8] and curves.valid_loss.shape == (1, 1, 3)
+    # One report per compiled chunk: chunks of 3 steps, cut at every validation step.
+    assert reports == [(3, 10), (4, 10), (7, 10), (8, 10), (10, 10)]
     assert abs(curves.valid_loss[0, 0, 0] - np.log(10)) < 0.3
 
 
