@@ -43,12 +43,12 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")  # `bazel run` passes no --test_en
 import jax
 import lopt_architectures as la
 import lopt_es
-import lopt_pretrained
 import lopt_tasks as lt
 from absl import app, flags
 from lopt_eval import plots
 
 import common_flags
+import saved_theta
 
 _LOPT = flags.DEFINE_string("lopt", "small_fc_lopt", "Learned optimizer architecture.")
 _LOPT_CONFIG = flags.DEFINE_list("lopt_config", [], "Overrides of the architecture's configuration, key=value "
@@ -148,15 +148,9 @@ def lopt_config(name: str, items: list[str]) -> dict:
 
 def initial_theta(source: str) -> tuple[la.LearnedOptimizer, object]:
     """(architecture, θ) of --init_theta: a saved theta/ directory or pretrained:<registry entry>."""
-    if source.startswith("pretrained:"):
-        try:
-            lopt, theta, _ = lopt_pretrained.load(source[len("pretrained:"):])
-        except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
-            fail(f"--init_theta={source}: {e}")
-        return lopt, theta
     try:
-        lopt, theta, _ = lopt_es.load_meta_params(source)
-    except (lopt_es.CheckpointError, OSError) as e:
+        lopt, theta, _ = saved_theta.load(source)
+    except saved_theta.SavedThetaError as e:
         fail(f"--init_theta={source}: {e}")
     return lopt, theta
 

@@ -4,6 +4,7 @@ import json
 import os
 
 import jax
+import lopt_pretrained
 import numpy as np
 import pytest
 from absl import flags
@@ -130,7 +131,7 @@ def test_init_theta_from_a_registry_entry_and_theta_along_the_way(tmp_path):
     with flagsaver.flagsaver(**{**TINY, "lopt": "small_fc_lopt", "outer_steps": 4, "workdir": workdir,
                                 "init_theta": "pretrained:small_fc_lopt_digits_mlp", "save_theta_every": 2}):
         meta_train.main(["meta_train"])
-    _, entry, _ = meta_train.lopt_pretrained.load("small_fc_lopt_digits_mlp")
+    _, entry, _ = lopt_pretrained.load("small_fc_lopt_digits_mlp")
     steps = os.path.join(workdir, "theta_steps")
     assert sorted(os.listdir(steps)) == ["step_2", "step_4"]
     _, at_2, _ = meta_train.lopt_es.load_meta_params(os.path.join(steps, "step_2"))

@@ -23,13 +23,12 @@ import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import lopt_es
 import lopt_eval
-import lopt_pretrained
 from absl import app, flags
 from lopt_eval import evaluation
 
 import common_flags
+import saved_theta
 
 _THETA_DIRS = flags.DEFINE_list("theta_dirs", None, "Directories of saved meta-parameters to compare.")
 _SUITE = flags.DEFINE_string("suite", "validation-v1", "The validation suite (lopt_eval.suites).")
@@ -65,18 +64,13 @@ def main(argv):
         fail(f"suite {suite.name!r} is a {suite.purpose} suite; checkpoints are selected on a validation suite only")
     candidates = []
     for directory in _THETA_DIRS.value:
-        if directory.startswith("pretrained:"):  # e.g. the registry entry a fine-tuning run started from
-            try:
-                lopt, theta, _ = lopt_pretrained.load(directory[len("pretrained:"):])
-            except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
-                fail(f"{directory}: {e}")
-            candidates.append((directory, lopt, theta, 0))
-            continue
         try:
-            lopt, theta, metadata = lopt_es.load_meta_params(directory)
-        except (lopt_es.CheckpointError, OSError) as e:
-            fail(f"no saved meta-parameters in {directory}: {e}")
-        candidates.append((directory, lopt, theta, lopt_es.checkpoint.list_steps(directory)[-1]))
+            lopt, theta, step = saved_theta.load(directory)
+        except saved_theta.SavedThetaError as e:
+            # A registry entry (e.g. the one a fine-tuning run started from) is named as given.
+            fail(f"{directory}: {e}" if saved_theta.is_registry_entry(directory)
+                 else f"no saved meta-parameters in {directory}: {e}")
+        candidates.append((directory, lopt, theta, step))
     tasks = {spec: common_flags.with_data_dir(task) for spec, task in lopt_eval.suites.resolve(suite).items()}
     config = evaluation.EvaluationConfig(num_steps=suite.num_steps, seeds=suite.seeds, baselines=("adam",),
                                          baseline_multiple=suite.baseline_multiple,
@@ -87,7 +81,7 @@ def main(argv):
                                       log=lambda m: print(m, file=sys.stderr, flush=True),
                                       baseline_cache_dir=_CACHE.value)
         card = lopt_eval.scorecard.scorecard(results)
-        where = directory if directory.startswith("pretrained:") else os.path.abspath(directory)
+        where = directory if saved_theta.is_registry_entry(directory) else os.path.abspath(directory)
         rows.append({"index": index, "theta_dir": where, "step": step,
                      "iqm_ratio": card.iqm_ratio, "iqm_interval": list(card.iqm_interval), "wins": card.wins,
                      "tasks": len(card.tasks), "diverged": card.diverged})
