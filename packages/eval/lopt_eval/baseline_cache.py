@@ -22,7 +22,7 @@ import json
 import os
 import re
 
-from lopt_eval.schema import Results, ResultsError, Run, load, package_versions, save
+from lopt_eval.schema import Results, ResultsError, Run, load, package_versions, save, to_json
 
 #: Versions that can change a baseline's numbers.
 KEY_PACKAGES = ("lopt-eval", "lopt-architectures", "lopt-tasks", "lopt-features", "jax", "jaxlib")
@@ -83,5 +83,25 @@ def store_baseline(directory: str, key: dict, best: Run, runs: list[Run]) -> str
     if best.role != "baseline" or best not in runs:
         raise ValueError("store_baseline: `best` must be the run of `runs` whose role is 'baseline'.")
     path = cache_path(directory, key)
-    save(path, Results(config={"baseline_key": key}, runs=list(runs), summary=[]))
+    results = Results(config={"baseline_key": key}, runs=list(runs), summary=[])
+    if os.path.exists(path):
+        # Storing what is already stored keeps the file (and its creation time) as it is,
+        # so a committed cache does not change when a suite is rerun.
+        try:
+            previous = load(path)
+        except ResultsError:
+            previous = None
+        if previous is not None and _same_content(previous, results):
+            return path
+    save(path, results)
     return path
+
+
+def _same_content(a: Results, b: Results) -> bool:
+    """Equal apart from the creation time (compared as written, so NaNs compare equal)."""
+    def content(results):
+        document = to_json(results)
+        document.pop("created")
+        document.pop("versions")
+        return json.dumps(document, sort_keys=True)
+    return content(a) == content(b)

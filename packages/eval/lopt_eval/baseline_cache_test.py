@@ -1,8 +1,10 @@
 """The baseline cache: a stored baseline is returned for its own key only, and evaluate() reuses it."""
 
+import datetime
 import gzip
 import json
 import os
+import types
 
 import lopt_architectures as la
 import lopt_tasks as lt
@@ -70,7 +72,7 @@ def test_evaluate_reuses_a_cached_baseline(tmp_path, monkeypatch):
     assert base[-1].final_loss_mean == again[-1].final_loss_mean
 
 
-def test_stored_compressed_and_earlier_uncompressed_files_are_read(tmp_path):
+def test_stored_compressed_and_earlier_uncompressed_files_are_read(tmp_path, monkeypatch):
     runs = [_run("trial", 1e-3, 0.5), _run("baseline", 1e-2, 0.2)]
     path = baseline_cache.store_baseline(str(tmp_path), _key(), runs[1], runs)
     assert path.endswith(".json.gz")
@@ -79,9 +81,22 @@ def test_stored_compressed_and_earlier_uncompressed_files_are_read(tmp_path):
     # The same baseline stored again gives the same bytes (committed files do not churn).
     with open(path, "rb") as f:
         first = f.read()
+    # Also when the clock has moved on between the two (the file records its creation time).
+    class Later(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime(2099, 1, 1, tzinfo=tz)
+
+    monkeypatch.setattr(schema, "datetime", types.SimpleNamespace(datetime=Later, timezone=datetime.timezone))
+    assert schema.to_json(schema.Results(config={}, runs=[], summary=[]))["created"].startswith("2099")
     baseline_cache.store_baseline(str(tmp_path), _key(), runs[1], runs)
     with open(path, "rb") as f:
         assert f.read() == first
+    # Different runs under the same key do replace it.
+    changed = [_run("trial", 1e-3, 0.5), _run("baseline", 1e-2, 0.1)]
+    baseline_cache.store_baseline(str(tmp_path), _key(), changed[1], changed)
+    best, _ = baseline_cache.load_baseline(str(tmp_path), _key())
+    assert best.train_loss[-1] == pytest.approx(0.1)
     # A file written uncompressed, as earlier versions did, is still found.
     legacy = str(tmp_path / "legacy")
     os.makedirs(legacy)
