@@ -62,9 +62,12 @@ _SUITE = flags.DEFINE_string("suite", None, "A named suite of lopt_eval.suites (
 _CACHE = flags.DEFINE_string("baseline_cache", None, "Directory of tuned baselines to reuse (and add to): a baseline "
                              "already computed for the same task, steps, seeds, search and package versions is read, "
                              "not run again.")
+_STORED_ONLY = flags.DEFINE_bool("stored_baselines_only", False, "With --baseline_cache: skip (and list) the tasks "
+                                  "whose tuned baselines are not stored there instead of tuning them.")
 
 OWN_FLAGS = ("optimizer", "learning_rate", "tasks", "steps", "seeds", "baselines", "baseline_multiple",
-             "nadamw_trials", "valid_every", "scan_unroll", "out", "baseline_cache", "suite", "data_dir")
+             "nadamw_trials", "valid_every", "scan_unroll", "out", "baseline_cache", "suite", "data_dir",
+             "stored_baselines_only")
 
 
 def fail(message) -> None:
@@ -140,6 +143,8 @@ def main(argv):
     for baseline in _BASELINES.value:
         if baseline != "nadamw" and baseline not in la.HAND_DESIGNED:
             fail(f"unknown baseline {baseline!r}; choices: {', '.join(sorted(la.HAND_DESIGNED))}")
+    if _STORED_ONLY.value and not _CACHE.value:
+        fail("--stored_baselines_only needs --baseline_cache (the directory the baselines are stored in)")
     name, make, default_steps = resolve_optimizer(_OPTIMIZER.value)
     if _SUITE.value:
         try:
@@ -167,10 +172,12 @@ def main(argv):
     started = time.perf_counter()
     try:
         results = evaluation.evaluate(name, make, tasks, config, log=lambda m: print(m, file=sys.stderr, flush=True),
-                                      baseline_cache_dir=_CACHE.value)
+                                      baseline_cache_dir=_CACHE.value, stored_baselines_only=_STORED_ONLY.value)
     except (FileNotFoundError, lopt_eval.ResultsError) as e:
         fail(str(e))
     out = _OUT.value
+    skipped = results.config.get("skipped_tasks", {})
+    tasks = {spec: task for spec, task in tasks.items() if spec not in skipped}
     lopt_eval.save(os.path.join(out, "results.json"), results)
     for spec in tasks:
         stem = os.path.join(out, spec.replace(":", "_"))
@@ -182,6 +189,8 @@ def main(argv):
     print(table(results))
     if any(s.speedup for s in results.summary):
         print(lopt_eval.scorecard.scorecard(results).line())
+    for spec, why in skipped.items():
+        print(f"not evaluated: {spec} ({why})")
     print(f"wrote {out}/results.json and plots in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -58,6 +58,7 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
     ({"optimizer": "sgd", "steps": 2, "tasks": ["digit_mlp:batch_size=3"]}, "unknown task 'digit_mlp'"),
     ({"optimizer": "sgd", "steps": 2, "baselines": ["adamx"]}, "unknown baseline 'adamx'"),
     ({"optimizer": "sgd", "steps": 2, "out": None}, "--out is required"),
+    ({"optimizer": "sgd", "steps": 2, "stored_baselines_only": True}, "--stored_baselines_only needs --baseline_cache"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["fashion_mnist_mlp"]}, "fashion_mnist"),
     ({"optimizer": "sgd", "steps": 2, "tasks": ["digits_mlp:dataset=nope"]},
      "task 'digits_mlp:dataset=nope': unknown image dataset 'nope'; known: cifar10, digits"),

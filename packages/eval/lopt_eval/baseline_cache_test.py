@@ -118,3 +118,28 @@ def test_a_truncated_compressed_file_is_refused_naming_it(tmp_path):
     with pytest.raises(schema.ResultsError, match="not a complete gzip file") as e:
         baseline_cache.load_baseline(str(tmp_path), _key())
     assert path in str(e.value)
+
+
+def test_stored_baselines_only_skips_and_lists_tasks_without_one(tmp_path, monkeypatch):
+    config = evaluation.EvaluationConfig(num_steps=4, seeds=(0,), baselines=("sgd",), baseline_multiple=1)
+    stored = "digits_mlp:hidden_sizes=8:batch_size=16"
+    evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), {stored: lt.get_task(
+        "digits_mlp", batch_size=16, hidden_sizes=(8,))}, config, baseline_cache_dir=str(tmp_path))
+    # Now ask for two tasks, one of which has no stored baseline: it is neither trained nor tuned.
+    monkeypatch.setattr(evaluation.baselines, "lr_sweep", lambda *a, **k: pytest.fail("baseline tuned"))
+    other = "digits_mlp:hidden_sizes=4:batch_size=16"
+    tasks = {stored: lt.get_task("digits_mlp", batch_size=16, hidden_sizes=(8,)),
+             other: lt.get_task("digits_mlp", batch_size=16, hidden_sizes=(4,))}
+    lines = []
+    results = evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), tasks, config, log=lines.append,
+                                  baseline_cache_dir=str(tmp_path), stored_baselines_only=True)
+    assert {s.task for s in results.summary} == {stored}
+    assert {r.task for r in results.runs} == {stored}
+    assert list(results.config["skipped_tasks"]) == [other]
+    assert "no stored sgd baseline" in results.config["skipped_tasks"][other]
+    assert any(line.startswith(f"{other}: skipped") for line in lines)
+    # Round trip through the results file keeps the list.
+    schema.save(str(tmp_path / "r.json"), results)
+    assert list(schema.load(str(tmp_path / "r.json")).config["skipped_tasks"]) == [other]
+    with pytest.raises(ValueError, match="needs baseline_cache_dir"):
+        evaluation.evaluate("sgd", lambda: la.sgd(learning_rate=0.1), tasks, config, stored_baselines_only=True)

@@ -68,6 +68,7 @@ def evaluate(
     *,
     log: Callable[[str], None] = lambda message: None,
     baseline_cache_dir: str | None = None,
+    stored_baselines_only: bool = False,
     progress_every: float = 10.0,
 ) -> Results:
     """Runs the evaluation; `tasks` maps the names to report to tasks.
@@ -80,12 +81,25 @@ def evaluate(
     directory if it was computed before for the same task name, horizon,
     seeds, search and package versions (`baseline_cache`), and stored there
     otherwise: the task names must then identify the tasks (task specs such
-    as "family:mlp:1" do).
+    as "family:mlp:1" do). With `stored_baselines_only`, a task missing any
+    of its baselines from that directory is skipped rather than tuned (a
+    suite's costliest sweeps need not block evaluating a candidate on the
+    rest); the skipped tasks are logged and listed in the results' config
+    under "skipped_tasks", so a summary never silently covers fewer tasks.
     """
-    runs, summary = [], []
+    if stored_baselines_only and not baseline_cache_dir:
+        raise ValueError("stored_baselines_only needs baseline_cache_dir (where the baselines are stored).")
+    runs, summary, skipped = [], [], {}
     seeds = list(config.seeds)
     steps = config.num_steps
     for name, task in tasks.items():
+        if stored_baselines_only:
+            missing = [b for b in config.baselines
+                       if baseline_cache.stored_path(baseline_cache_dir, _baseline_key(name, b, config)) is None]
+            if missing:
+                skipped[name] = f"no stored {', '.join(missing)} baseline in {baseline_cache_dir}"
+                log(f"{name}: skipped ({skipped[name]})")
+                continue
         log(f"{name}: {candidate_name}, {len(seeds)} seeds x {steps} steps")
         unroll = config.unroll(name)
         curves = runner.train(task, lambda h: make_candidate(), steps, seeds, valid_every=config.valid_every,
@@ -101,9 +115,7 @@ def evaluate(
         for baseline in config.baselines:
             nadamw = baseline == "nadamw"
             length = steps if nadamw else steps * config.baseline_multiple
-            key = baseline_cache.baseline_key(
-                name, baseline, steps, seeds, length=None if nadamw else length,
-                trials=config.nadamw_trials if nadamw else None, valid_every=config.valid_every)
+            key = _baseline_key(name, baseline, config)
             cached = baseline_cache.load_baseline(baseline_cache_dir, key) if baseline_cache_dir else None
             if cached is not None:
                 log(f"{name}: {baseline} baseline from {baseline_cache.stored_path(baseline_cache_dir, key)}")
@@ -140,5 +152,15 @@ def evaluate(
         summary.append(Summary(candidate_name, name, mean, std, result, candidate.step_seconds,
                                state_bytes(task, make_candidate, steps)))
         summary.extend(entries)
-    return Results(config=dataclasses.asdict(config) | {"candidate": candidate_name, "tasks": list(tasks)},
+    extra = {"skipped_tasks": skipped} if skipped else {}
+    return Results(config=dataclasses.asdict(config) | {"candidate": candidate_name, "tasks": list(tasks)} | extra,
                    runs=runs, summary=summary, versions=package_versions())
+
+
+def _baseline_key(name: str, baseline: str, config: EvaluationConfig) -> dict:
+    """The baseline cache key of `baseline` tuned on task `name` under `config`."""
+    nadamw = baseline == "nadamw"
+    return baseline_cache.baseline_key(
+        name, baseline, config.num_steps, list(config.seeds),
+        length=None if nadamw else config.num_steps * config.baseline_multiple,
+        trials=config.nadamw_trials if nadamw else None, valid_every=config.valid_every)
