@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Issue 19's suite tables: each candidate optimizer on the frozen held-out suite (heldout-v1, 1,000 steps, seeds
+# 0-4) against the committed tuned-Adam baselines, one evaluation directory per candidate.
+#
+#   tools/recipes/heldout_tables.sh <output dir> <optimizer> [<optimizer> ...]
+#   e.g. tools/recipes/heldout_tables.sh runs/heldout pretrained:celo pretrained:small_fc_lopt_digits_mlp \
+#        checkpoint:runs/celo_finetune/seed1/theta_steps/step_1600
+#
+# Tasks whose baselines are not committed in packages/eval/stored_baselines are skipped and listed as such
+# (--stored_baselines_only): text_lstm's 15-rate Adam sweep is not stored yet (about 100 minutes here). Each
+# candidate's table, scorecard line and skipped tasks go to <output dir>/<name>.log; results.json and plots to
+# <output dir>/<name>/. A candidate already evaluated (its results.json exists) is not run again.
+# LOPT_PY: the Python to run the tools with (default: .venv/bin/python, PYTHONPATH set here).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+if [ $# -lt 2 ]; then
+  echo "usage: $0 <output dir> <optimizer> [<optimizer> ...]" >&2
+  exit 2
+fi
+out="$1"
+shift
+py="${LOPT_PY:-$root/.venv/bin/python}"
+export JAX_PLATFORMS=cpu
+export PYTHONPATH="$root/tools$(for p in features architectures tasks es eval pretrained; do printf ':%s' "$root/packages/$p"; done)"
+mkdir -p "$out"
+for optimizer in "$@"; do
+  # A directory name for the candidate: pretrained:celo -> celo, checkpoint:a/b/step_1600 -> b_step_1600.
+  case "$optimizer" in
+    pretrained:*) name="${optimizer#pretrained:}" ;;
+    checkpoint:*) path="${optimizer#checkpoint:}"; name="$(basename "$(dirname "$path")")_$(basename "$path")" ;;
+    *) name="${optimizer//[^A-Za-z0-9_.-]/_}" ;;
+  esac
+  if [ -f "$out/$name/results.json" ]; then
+    echo "$name: already evaluated in $out/$name" >&2
+    continue
+  fi
+  start=$(date +%s)
+  (cd "$root" && "$py" tools/evaluate.py --optimizer="$optimizer" --suite=heldout-v1 \
+     --baseline_cache=packages/eval/stored_baselines --stored_baselines_only --out="$out/$name") \
+     > "$out/$name.log" 2> "$out/$name.err"
+  echo "$name: $(( $(date +%s) - start )) s" >> "$out/$name.log"
+  tail -n 4 "$out/$name.log"
+done
