@@ -28,5 +28,11 @@ events="$(mktemp)"
 trap 'rm -f "$events"' EXIT
 bazel "${startup[@]}" test --build_event_json_file="$events" "${args[@]}"
 status=$?
+# Advice only (never the status): the tests whose run left less than 3x slack in their size's timeout, so a
+# loaded machine would not time them out (tools/test_sizes.py).
+sizes="$(mktemp)"
+timeout 300 bazel "${startup[@]}" query --output=xml 'tests(//...)' >"$sizes" 2>/dev/null &&
+  timeout 60 "${LOPT_VENV:-$root/.venv}/bin/python3" tools/test_sizes.py --query_xml="$sizes" 2>&1
+rm -f "$sizes"
 "${LOPT_VENV:-$root/.venv}/bin/python3" tools/bazel/test_summary.py "$events" "$status"
 exit "$status"

@@ -14,7 +14,10 @@ def py_pytest(name, src = None, deps = [], data = [], size = "small", **kwargs):
       src: the test module; defaults to `<name>.py`.
       deps: libraries the module imports.
       data: files the module reads at run time.
-      size: Bazel test size.
+      size: Bazel test size: the smallest whose timeout is at least 3x the
+        test's duration on a quiet machine (small 60 s, medium 300 s, large
+        900 s), so that a loaded machine does not time out. tools/test_sizes.py
+        lists the tests that outgrow theirs.
       **kwargs: passed on to py_test (tags, shard_count, timeout, env, ...).
     """
     src = src or name + ".py"
