@@ -33,7 +33,6 @@ steps in a row with one line saying so; its steps are checkpointed.
 """
 
 import ast
-import dataclasses
 import os
 import sys
 import time
@@ -119,31 +118,32 @@ def choose(kind: str, name: str, table) -> None:
         fail(f"unknown {kind} {name!r}; choices: {', '.join(sorted(table))}")
 
 
+def config_value(key: str, text: str, default):
+    """--lopt_config's text for `key`: a Python number or boolean literal, typed like `default`."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise ValueError(f"{key}: {text!r} is not a number or boolean") from None
+    kind = type(default)
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and (kind is float or float(value).is_integer()):
+        return kind(value)
+    raise ValueError(f"{key}={text}: expected a {kind.__name__}, like the default {default!r}")
+
+
 def lopt_config(name: str, items: list[str]) -> dict:
-    """`key=value` overrides → keyword arguments of the architecture, typed like the defaults."""
-    defaults = la.make_learned_optimizer(name)
-    fields = {f.name for f in dataclasses.fields(defaults) if f.init}
-    config = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep:
-            fail(f"--lopt_config item {item!r} is not key=value")
-        if key not in fields:
-            fail(f"{name} has no configuration field {key!r}; fields: {', '.join(sorted(fields))}")
-        default = getattr(defaults, key)
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            fail(f"--lopt_config {key}: {text!r} is not a number or boolean")
-        kind = type(default)
-        if kind is bool and isinstance(value, bool):
-            config[key] = value
-        elif kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                and (kind is float or float(value).is_integer()):
-            config[key] = kind(value)
-        else:
-            fail(f"--lopt_config {key}={text}: expected a {kind.__name__}, like the default {default!r}")
-    return config
+    """`key=value` overrides → keyword arguments of the architecture (`lopt_tasks.parse_overrides`)."""
+    try:
+        return lt.parse_overrides(items, lt.overrides.overridable_fields(la.make_learned_optimizer(name)),
+                                  config_value)
+    except lt.overrides.NotKeyValue as e:
+        fail(f"--lopt_config item {e.item!r} is not key=value")
+    except lt.overrides.UnknownField as e:
+        fail(f"{name} has no configuration field {e.key!r}; fields: {', '.join(e.fields)}")
+    except lt.overrides.UnreadableValue as e:
+        fail(f"--lopt_config {e}")
 
 
 def initial_theta(source: str) -> tuple[la.LearnedOptimizer, object]:

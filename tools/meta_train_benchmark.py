@@ -17,6 +17,7 @@ import time
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax
+import lopt_es
 import numpy as np
 from absl import app, flags
 
@@ -25,14 +26,19 @@ import meta_train
 _STEPS = flags.DEFINE_integer("benchmark_steps", 10, "Timed meta-training steps.", lower_bound=1)
 
 
+def truncation(estimator: lopt_es.GradientEstimator) -> int:
+    """The inner steps one estimate advances each run: `trunc_length`, or full ES's steps per compiled call."""
+    return estimator.steps_per_call if isinstance(estimator, lopt_es.FullES) else estimator.trunc_length
+
+
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"meta_train_benchmark: unexpected arguments {argv[1:]}")
     _, lopt, estimator, tasks = meta_train.build()
-    config = meta_train.lopt_es.MetaTrainConfig(num_steps=1, learning_rate=1e-4)
-    state = meta_train.lopt_es.init_state(lopt, estimator, config)
+    config = lopt_es.MetaTrainConfig(num_steps=1, learning_rate=1e-4)
+    state = lopt_es.init_state(lopt, estimator, config)
     tx = config.meta_optimizer()
-    update = jax.jit(lambda g, s, t: meta_train.lopt_es.apply_meta_update(tx, g, s, t))
+    update = jax.jit(lambda g, s, t: lopt_es.apply_meta_update(tx, g, s, t))
 
     theta, opt_state, est_state = state.theta, state.opt_state, state.estimator_state
 
@@ -53,7 +59,7 @@ def main(argv):
         inner_steps += metrics["inner_steps"]
     total = float(np.sum(times))
     print(f"{lopt.name} + {type(estimator).__name__} on {tasks}: {estimator.num_tasks} tasks, "
-          f"truncation {meta_train._TRUNC.value}, inner runs of {estimator.inner_length}, "
+          f"truncation {truncation(estimator)}, inner runs of {estimator.inner_length}, "
           f"jax {jax.__version__} on {jax.devices()[0].device_kind}")
     print(f"first step (compile) {compile_seconds:.1f} s; then {_STEPS.value} steps in {total:.2f} s")
     print(f"outer steps/s {_STEPS.value / total:.2f}   inner steps/s {inner_steps / total:.0f}   "

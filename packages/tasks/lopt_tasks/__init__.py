@@ -20,10 +20,11 @@ from lopt_tasks.datasets import ImageInfo, byte_text_dataset, image_dataset, ima
 from lopt_tasks.augmentations import AugmentedFamily, TaskWrapper, randomly_augmented
 from lopt_tasks.rejection import AcceptanceRule, TimeFilteredFamily, rejection_sample
 from lopt_tasks.timing import StepTimer, measure_step_time
+from lopt_tasks.overrides import OverrideError, parse_overrides
 
 # Last: the registry imports the fixed tasks and the families, which use everything above.
 from lopt_tasks.registry import FAMILIES, TASKS, get_family, get_task
-from lopt_tasks.specs import TaskSpecError, task_from_spec
+from lopt_tasks.specs import TaskSpecError, spec_of, task_from_spec
 from lopt_tasks.families.tiny_digits import TinyDigitsFamily
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
@@ -37,6 +38,7 @@ __all__ = [
     "Datasets",
     "FAMILIES",
     "ImageInfo",
+    "OverrideError",
     "SingleTaskFamily",
     "StepTimer",
     "Task",
@@ -51,6 +53,8 @@ __all__ = [
     "get_family",
     "get_task",
     "task_from_spec",
+    "spec_of",
+    "parse_overrides",
     "group_by_structure",
     "image_dataset",
     "image_info",
