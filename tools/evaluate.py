@@ -18,14 +18,20 @@ the same seeds: hand-designed ones over 15 learning rates for
 a random search of `--nadamw_trials`. The output directory gets
 results.json (lopt_eval's schema), per task a learning-curve plot and the
 loss-vs-time and loss-vs-memory Pareto plots (tradeoffs paper Fig. 2), and
-the sorted speedups. A wrong flag, an unknown name, a missing or damaged
-checkpoint, missing data or an output directory that cannot be written (checked
-before any compute) ends the program with one line saying so.
+the sorted speedups. The results' config records what was evaluated,
+`candidate_identity` (`lopt_pretrained.learned_identity`: architecture,
+configuration and θ's SHA-256; or a hand-designed optimizer's name and
+hyperparameters), which tools/register_pretrained checks. A wrong flag, an
+unknown name, a missing or damaged checkpoint, missing data or an output
+directory that cannot be written (checked before any compute) ends the
+program with one line saying so.
 """
 
+import dataclasses
 import os
 import sys
 import time
+from typing import Callable, NamedTuple
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # `bazel run` passes no --test_env; avoids probing for TPUs
 
@@ -82,8 +88,17 @@ def resolve_task(spec: str) -> lt.Task:
         fail(str(e))
 
 
-def resolve_optimizer(spec: str):
-    """(name to report, factory of the optimizer, default number of steps or None)."""
+class Candidate(NamedTuple):
+    """The optimizer --optimizer names."""
+
+    name: str  # as reported in the table and the results
+    make: Callable  # () -> the optimizer
+    default_steps: int | None  # its meta-training horizon, if it has one
+    identity: dict  # what it is (lopt_pretrained.learned_identity / hand_designed_identity), for the results
+
+
+def resolve_optimizer(spec: str) -> Candidate:
+    """The optimizer `spec` names, or one line saying why it names none."""
     if spec.startswith("checkpoint:"):
         directory = spec[len("checkpoint:"):]
         if not os.path.isdir(directory):
@@ -93,14 +108,16 @@ def resolve_optimizer(spec: str):
         except lopt_es.CheckpointError as e:
             fail(str(e))
         run = os.path.basename(os.path.dirname(os.path.abspath(directory))) or directory
-        return f"{lopt.name} ({run})", lambda: lopt.optimizer(theta), metadata.get("inner_length")
+        return Candidate(f"{lopt.name} ({run})", lambda: lopt.optimizer(theta), metadata.get("inner_length"),
+                         lopt_pretrained.learned_identity(lopt, theta))
     if spec.startswith("pretrained:"):
         name = spec[len("pretrained:"):]
         try:
             lopt, theta, info = lopt_pretrained.load(name)
         except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
             fail(f"cannot load pretrained optimizer {name!r}: {e}")
-        return f"pretrained:{name}", lambda: lopt.optimizer(theta), info.get("inner_length")
+        return Candidate(f"pretrained:{name}", lambda: lopt.optimizer(theta), info.get("inner_length"),
+                         lopt_pretrained.learned_identity(lopt, theta))
     if spec.startswith("reference:"):
         arch, _, path = spec[len("reference:"):].partition(":")
         if not path:
@@ -110,9 +127,11 @@ def resolve_optimizer(spec: str):
             theta = lopt_pretrained.load_reference_checkpoint(path, arch)
         except (KeyError, OSError, lopt_pretrained.CheckpointFormatError) as e:
             fail(f"cannot load {arch} weights from {path!r}: {e}")
-        return f"{arch} ({os.path.basename(path)})", lambda: lopt.optimizer(theta), None
+        return Candidate(f"{arch} ({os.path.basename(path)})", lambda: lopt.optimizer(theta), None,
+                         lopt_pretrained.learned_identity(lopt, theta))
     if spec in la.HAND_DESIGNED:
-        return f"{spec}(lr={_LR.value:g})", lambda: la.make_optimizer(spec, learning_rate=_LR.value), None
+        return Candidate(f"{spec}(lr={_LR.value:g})", lambda: la.make_optimizer(spec, learning_rate=_LR.value), None,
+                         lopt_pretrained.hand_designed_identity(spec, {"learning_rate": _LR.value}))
     fail(f"unknown optimizer {spec!r}; choices: checkpoint:<dir>, pretrained:<name>, reference:<arch>:<file>, "
          f"{', '.join(sorted(la.HAND_DESIGNED))}")
 
@@ -145,7 +164,7 @@ def main(argv):
             fail(f"unknown baseline {baseline!r}; choices: {', '.join(sorted(la.HAND_DESIGNED))}")
     if _STORED_ONLY.value and not _CACHE.value:
         fail("--stored_baselines_only needs --baseline_cache (the directory the baselines are stored in)")
-    name, make, default_steps = resolve_optimizer(_OPTIMIZER.value)
+    candidate = resolve_optimizer(_OPTIMIZER.value)
     if _SUITE.value:
         try:
             suite = lopt_eval.suites.get_suite(_SUITE.value)
@@ -158,7 +177,7 @@ def main(argv):
         specs, steps, seeds, multiple = suite.tasks, suite.num_steps, suite.seeds, suite.baseline_multiple
         task_unroll = suite.scan_unroll
     else:
-        specs, steps, seeds = _TASKS.value, _STEPS.value or default_steps, tuple(range(_SEEDS.value))
+        specs, steps, seeds = _TASKS.value, _STEPS.value or candidate.default_steps, tuple(range(_SEEDS.value))
         multiple, task_unroll = _MULTIPLE.value, ()
     if not steps:
         fail("--steps is required for an optimizer without a meta-training horizon")
@@ -171,10 +190,12 @@ def main(argv):
         scan_unroll=_UNROLL.value, task_scan_unroll=tuple(task_unroll))
     started = time.perf_counter()
     try:
-        results = evaluation.evaluate(name, make, tasks, config, log=lambda m: print(m, file=sys.stderr, flush=True),
+        results = evaluation.evaluate(candidate.name, candidate.make, tasks, config,
+                                      log=lambda m: print(m, file=sys.stderr, flush=True),
                                       baseline_cache_dir=_CACHE.value, stored_baselines_only=_STORED_ONLY.value)
     except (FileNotFoundError, lopt_eval.ResultsError) as e:
         fail(str(e))
+    results = dataclasses.replace(results, config={**results.config, "candidate_identity": candidate.identity})
     out = _OUT.value
     skipped = results.config.get("skipped_tasks", {})
     tasks = {spec: task for spec, task in tasks.items() if spec not in skipped}

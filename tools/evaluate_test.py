@@ -3,6 +3,7 @@
 import json
 import os
 
+import lopt_pretrained
 import pytest
 from absl import flags
 from absl.testing import flagsaver
@@ -27,6 +28,12 @@ def test_evaluates_a_meta_trained_checkpoint(tmp_path, capsys):
     with open(os.path.join(out, "results.json")) as f:
         document = json.load(f)
     assert document["config"]["num_steps"] == 6  # the checkpoint's meta-training horizon
+    # What was evaluated: the θ in the checkpoint, by architecture, configuration (as the checkpoint's manifest
+    # stores it) and digest.
+    _, theta, saved = lopt_pretrained.load_theta_dir(f"{workdir}/theta")
+    assert document["config"]["candidate_identity"] == {
+        "kind": "learned", "architecture": "small_fc_lopt", "config": saved["config"],
+        "theta_sha256": lopt_pretrained.theta_sha256(theta)}
     assert {r["role"] for r in document["runs"]} == {"candidate", "baseline", "trial"}
     assert sorted(os.listdir(out)) == [
         "digits_mlp.png", "digits_mlp_loss_vs_memory.png", "digits_mlp_loss_vs_time.png", "family_mlp_1.png",
@@ -78,9 +85,25 @@ def test_errors_are_one_line(tmp_path, overrides, message):
 
 def test_pretrained_optimizers_default_to_their_horizon():
     for name in evaluate.lopt_pretrained.names():
-        label, make, steps = evaluate.resolve_optimizer(f"pretrained:{name}")
+        label, make, steps, identity = evaluate.resolve_optimizer(f"pretrained:{name}")
         assert label == f"pretrained:{name}" and steps == evaluate.lopt_pretrained.info(name)["inner_length"]
         assert callable(make().update)
+        info = lopt_pretrained.info(name)  # an older entry omits fields added since (at their defaults)
+        assert identity["architecture"] == info["lopt"]
+        assert {k: identity["config"][k] for k in info["config"]} == info["config"]
+
+
+def test_identities_of_hand_designed_and_reference_candidates(tmp_path):
+    with flagsaver.flagsaver(learning_rate=0.01):
+        assert evaluate.resolve_optimizer("adam").identity == {
+            "kind": "hand_designed", "name": "adam", "hyperparameters": {"learning_rate": 0.01}}
+    # A reference weights file and the registry entry made from it are the same θ: the same identity.
+    _, theta, _ = lopt_pretrained.load("celo")
+    weights = tmp_path / "theta.state"
+    lopt_pretrained.write_flax_msgpack(weights, lopt_pretrained.to_reference("celo", theta))
+    from_file = evaluate.resolve_optimizer(f"reference:celo:{weights}").identity
+    assert from_file == evaluate.resolve_optimizer("pretrained:celo").identity
+    assert from_file["theta_sha256"] == lopt_pretrained.theta_sha256(theta)
 
 
 def test_bad_flag_is_one_line():

@@ -151,7 +151,9 @@ def render(entry_dir: str) -> str:
     name = entry["name"]
     known = horizon_contract.from_info(entry, entry_dir)
     results = evaluations(entry_dir, entry)
-    primary = results[0].config["num_steps"] if results else None
+    # The primary evaluation is results.json: the meta-training horizon's, which need not be the shortest.
+    primary = next((e.get("num_steps") for e in entry.get("evaluations", []) if e.get("file") == "results.json"),
+                   results[0].config["num_steps"] if results else None)
     origin = "meta-trained by a third party" if entry.get("provenance") else "meta-trained with lopt"
     lines = [_GENERATED, "", f"# `{name}`", "",
              f"A learned optimizer of architecture `{entry['lopt']}` ({entry['weights']['num_meta_params']:,} "

@@ -84,6 +84,24 @@ def test_the_card_says_what_how_licence_horizons_wins_losses_failures_and_how_to
     assert "`results.json`, `results_T250.json`" in card
 
 
+def test_the_primary_evaluation_is_results_json_even_when_a_shorter_one_is_added(entry_dir):
+    """An entry meta-trained on 50-step runs and later evaluated at 25: its plots at 50 are unprefixed."""
+    path = os.path.join(entry_dir, "entry.json")
+    with open(path) as f:
+        entry = json.load(f)
+    entry["evaluations"].append({"num_steps": 25, "file": "results_T25.json"})
+    entry["plots"].append("T25_digits_mlp.png")
+    with open(path, "w") as f:
+        json.dump(entry, f)
+    lopt_eval.save(os.path.join(entry_dir, "results_T25.json"), results(25, {
+        "digits_mlp": ([0.30, 0.31, 0.29], [0.20, 0.21, 0.19])}))
+    card = model_card.render(entry_dir)
+    assert card.index("### T = 25 steps") < card.index("### T = 50 steps") < card.index("### T = 250 steps")
+    assert "![tiny on digits_mlp at T = 50](digits_mlp.png)" in card
+    assert "![tiny on digits_mlp at T = 25](T25_digits_mlp.png)" in card
+    assert "evaluated at 25, 50 and 250 steps" in card
+
+
 def test_third_party_weights_name_their_authors_source_and_licence(entry_dir):
     path = os.path.join(entry_dir, "entry.json")
     with open(path) as f:

@@ -5,13 +5,19 @@
 
 Reads θ and how it was trained from `--meta_train_dir` (a `tools/meta_train`
 workdir: theta/ — or theta_steps/step_<N> with `--theta_step=N` —, metrics.jsonl,
-meta_training.png) and the `tools/evaluate` results of those meta-parameters at
-their meta-training horizon (at any horizons if it was meta-trained on runs of
-many lengths, `--min_inner_length`) from
-`--evaluation_dir` (results.json and plots; several directories, comma-separated,
-are merged into one evaluation with `lopt_eval.merge` — e.g. held-out tasks
-evaluated later, or a costly task run with a smaller --baseline_multiple),
-and writes the entry
+meta_training.png) and the `tools/evaluate` results of those meta-parameters
+from `--evaluation_dir` (results.json and plots; several directories,
+comma-separated, of one horizon are merged into one evaluation with
+`lopt_eval.merge` — e.g. held-out tasks evaluated later, or a costly task run
+with a smaller --baseline_multiple). Each results file must record that it
+evaluated this θ (`candidate_identity`, written by tools/evaluate:
+architecture, configuration and `lopt_pretrained.theta_sha256`), so an entry
+never carries another optimizer's numbers; a file that records none is
+refused too. An entry meta-trained on runs of one length must be evaluated
+at that horizon (its primary evaluation, results.json); evaluations at other
+horizons — say 5× longer, to measure how far it generalises — are added
+beside it, each as results_T<steps>.json with plots prefixed T<steps>_ and
+listed in entry.json's `evaluations`. It writes the entry
 `<registry>/<entry>/` (entry.json, theta.npz, results.json — the evaluation
 without the curves of the baseline sweeps' unselected trials, which would
 make it megabytes — the plots, meta_training.json: the meta-training
@@ -28,13 +34,14 @@ path, licence, and the licence text's file):
         --reference_checkpoint=/path/to/celo/theta.state --evaluation_dir=runs/celo/T200,runs/celo/T1000
 
 The entry records the SHA-256 of the original file and carries the licence
-text as `LICENSE`. Its evaluations may be at several horizons: the shortest
-goes to results.json, each other one to results_T<steps>.json (plots
-prefixed T<steps>_).
+text as `LICENSE`. Its evaluations (as an entry meta-trained on runs of
+many lengths) may be at any horizons: the shortest goes to results.json.
 
-With `--add_evaluation` (and no `--meta_train_dir`) the entry's θ, training
-record and curve stay as they are and `--evaluation_dir`'s tasks are merged
-into its evaluation, e.g. held-out tasks named after it was registered:
+With `--add_evaluation` (and no `--meta_train_dir`) the entry's θ, record,
+curve and evaluations stay as they are and `--evaluation_dir`'s tasks are
+merged into its evaluation at their horizon — e.g. held-out tasks named
+after it was registered, or the same tasks at 5× the meta-training horizon
+(a new results_T<steps>.json; results.json stays the primary evaluation):
 
     bazel run //tools:register_pretrained -- --entry=small_fc_lopt_digits_mlp --add_evaluation \
         --evaluation_dir=runs/sfc/more_tasks
@@ -143,7 +150,8 @@ class Source(NamedTuple):
     outer_steps: int | None
     curve: dict
     curve_png: str
-    earlier: lopt_eval.Results | None
+    earlier: dict[int, lopt_eval.Results]  # an existing entry's evaluations by horizon (empty for a new one) ...
+    primary: int | None = None  # ... and the horizon of its results.json
     provenance: dict | None = None
     license_text: str | None = None
     min_horizon: int | None = None  # meta-trained on runs of log-uniform lengths in [min_horizon, horizon]
@@ -170,7 +178,7 @@ def meta_training_source(directory: str) -> Source:
         training["inner_lengths"] = [metadata["min_inner_length"], metadata.get("inner_length")]
     return Source(lopt, theta, metadata.get("inner_length"), _DESCRIPTION.value, training, outer_steps,
                   meta_training_curve(os.path.join(directory, "metrics.jsonl")),
-                  os.path.join(directory, "meta_training.png"), None, min_horizon=metadata.get("min_inner_length"))
+                  os.path.join(directory, "meta_training.png"), {}, min_horizon=metadata.get("min_inner_length"))
 
 
 def third_party_source(spec_path: str, checkpoint: str) -> Source:
@@ -199,28 +207,57 @@ def third_party_source(spec_path: str, checkpoint: str) -> Source:
     provenance = {**spec["provenance"], "source": {**spec["provenance"]["source"], "sha256": digest}}
     training = {"by": provenance["trained_by"], "compute": provenance["compute"],
                 "meta_training": provenance.get("meta_training")}
-    return Source(lopt, theta, None, _DESCRIPTION.value or spec["description"], training, None, {}, "", None,
-                  provenance, license_text)
+    return Source(lopt, theta, None, _DESCRIPTION.value or spec["description"], training, None, {}, "", {},
+                  provenance=provenance, license_text=license_text)
 
 
 def entry_source(target: str, name: str) -> Source:
-    """An existing entry's θ, record, curve and evaluation (for --add_evaluation)."""
+    """An existing entry's θ, record, curve (or provenance and licence) and evaluations (for --add_evaluation)."""
     try:
         lopt, theta, entry = lopt_pretrained.load_entry(target)
-        earlier = lopt_eval.load(os.path.join(target, "results.json"))
-        with open(os.path.join(target, "meta_training.json")) as f:
-            curve = json.load(f)
+        files = [e["file"] for e in entry.get("evaluations", []) if e.get("file")] or ["results.json"]
+        earlier = {file: lopt_eval.load(os.path.join(target, file)) for file in files}
+        provenance, license_text, curve = entry.get("provenance"), None, {}
+        if provenance is not None:
+            with open(os.path.join(target, "LICENSE")) as f:
+                license_text = f.read()
+        else:
+            with open(os.path.join(target, "meta_training.json")) as f:
+                curve = json.load(f)
     except (lopt_pretrained.CheckpointFormatError, lopt_eval.ResultsError, OSError, json.JSONDecodeError) as e:
         fail(f"cannot read entry {name!r}: {e}")
+    if "results.json" not in earlier:
+        fail(f"cannot read entry {name!r}: entry.json's evaluations list no results.json")
     training = entry["training"]
     return Source(lopt, theta, entry.get("inner_length"), _DESCRIPTION.value or entry.get("description", ""),
-                  training, training.get("outer_steps"), curve, os.path.join(target, "meta_training.png"), earlier,
+                  training, training.get("outer_steps"), curve,
+                  "" if provenance is not None else os.path.join(target, "meta_training.png"),
+                  {int(r.config["num_steps"]): r for r in earlier.values()},
+                  int(earlier["results.json"].config["num_steps"]), provenance, license_text,
                   min_horizon=(training.get("inner_lengths") or [None])[0])
 
 
-def read_evaluations(horizon: int | None, any_horizon: bool) -> tuple[dict[int, list[lopt_eval.Results]], dict]:
-    """--evaluation_dir's results by horizon, and each directory's horizon; unless `any_horizon` (weights trained
-    elsewhere, or on runs of many lengths), all must be at the meta-training horizon."""
+def identity_error(results_path: str, found, expected: dict) -> str | None:
+    """Why `results_path`, whose config records `found` as its candidate_identity, is no evaluation of the θ
+    identified by `expected`; None if it is."""
+    registered = f"the {expected['architecture']} θ being registered (sha256 {expected['theta_sha256'][:12]}…)"
+    if not isinstance(found, dict):
+        return (f"{results_path} does not record what it evaluated (written before tools/evaluate recorded its "
+                f"candidate's identity): re-run tools/evaluate on {registered}")
+    if lopt_pretrained.same_candidate(found, expected):
+        return None
+    what = lopt_pretrained.describe_identity(found)
+    if (found.get("architecture"), found.get("theta_sha256")) == (expected["architecture"],
+                                                                  expected["theta_sha256"]):
+        config = found.get("config") if isinstance(found.get("config"), dict) else {}
+        changed = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(config.items()) if expected["config"].get(k) != v)
+        what += f" run with {changed}" if changed else " in another configuration"
+    return f"{results_path} evaluates {what}, not {registered}"
+
+
+def read_evaluations(expected: dict) -> tuple[dict[int, list[lopt_eval.Results]], dict]:
+    """--evaluation_dir's results by horizon, and each directory's horizon; each must record that it evaluated
+    the θ identified by `expected` (`lopt_pretrained.learned_identity`)."""
     by_horizon: dict[int, list[lopt_eval.Results]] = {}
     horizon_of: dict[str, int] = {}
     for directory in _EVALUATION_DIR.value:
@@ -229,13 +266,42 @@ def read_evaluations(horizon: int | None, any_horizon: bool) -> tuple[dict[int, 
             part = lopt_eval.load(results_path)
         except (OSError, lopt_eval.ResultsError) as e:
             fail(f"cannot read the evaluation: {e}")
-        steps = part.config.get("num_steps")
-        if not any_horizon and steps != horizon:
-            fail(f"{results_path} evaluates {steps} steps; the meta-training horizon is "
-                 f"{horizon} (evaluate with --steps={horizon})")
-        by_horizon.setdefault(int(steps), []).append(part)
-        horizon_of[directory] = int(steps)
+        error = identity_error(results_path, part.config.get("candidate_identity"), expected)
+        if error:
+            fail(error)
+        steps = int(part.config.get("num_steps"))
+        by_horizon.setdefault(steps, []).append(part)
+        horizon_of[directory] = steps
     return by_horizon, horizon_of
+
+
+def primary_horizon(source: Source, evaluated: list[int]) -> int:
+    """The horizon of the entry's results.json: an existing entry's stays; meta-trained on runs of one length,
+    that length (which must be among the `evaluated` horizons); else the shortest evaluated."""
+    if source.primary is not None:
+        return source.primary
+    if source.provenance is not None or source.min_horizon is not None:
+        return min(evaluated)
+    if source.horizon not in evaluated:
+        fail(f"no evaluation at the meta-training horizon {source.horizon} (--evaluation_dir evaluates "
+             f"{', '.join(map(str, sorted(evaluated)))} steps): evaluate with --steps={source.horizon}; other "
+             f"horizons are registered beside it")
+    return source.horizon
+
+
+def horizon_plots(sources: list[tuple[str, str]], prefix: str, redrawn: bool) -> dict[str, str]:
+    """One horizon's plots, {name in the entry (prefixed by `prefix`): path}, from (directory, the prefix of this
+    horizon's plots there) pairs; the speedup plot is left out when it is `redrawn` over all parts' tasks."""
+    plots = {}
+    for directory, prefix_there in sources:
+        for path in sorted(glob.glob(os.path.join(directory, f"{prefix_there}*.png"))):
+            base = os.path.basename(path)[len(prefix_there):]
+            # Unprefixed, a directory's T<steps>_ plots are another horizon's.
+            if base == "meta_training.png" or (redrawn and base == "speedups.png") or (
+                    not prefix_there and re.match(r"T\d+_", base)):
+                continue
+            plots[prefix + base] = path
+    return plots
 
 
 def merged(parts: list[lopt_eval.Results]) -> lopt_eval.Results:
@@ -244,6 +310,11 @@ def merged(parts: list[lopt_eval.Results]) -> lopt_eval.Results:
         return lopt_eval.merge(parts, candidate=parts[0].config.get("candidate")) if len(parts) > 1 else parts[0]
     except lopt_eval.ResultsError as e:
         fail(f"cannot merge the evaluations: {e}")
+
+
+def evaluation_file(primary: int, steps: int) -> str:
+    """The entry's file of its evaluation at `steps`: results.json at the primary horizon."""
+    return "results.json" if steps == primary else f"results_T{steps}.json"
 
 
 def evaluation_record(results: lopt_eval.Results) -> dict:
@@ -283,30 +354,23 @@ def main(argv):
             source = third_party_source(_THIRD_PARTY.value, _REFERENCE_CHECKPOINT.value)
         else:
             source = meta_training_source(_META_TRAIN_DIR.value)
-    # Meta-trained on one run length, an entry is evaluated at it; on a range of lengths (or elsewhere), at any
-    # horizons, the shortest being its primary evaluation.
-    any_horizon = third_party or source.min_horizon is not None
-    by_horizon, horizon_of = read_evaluations(source.horizon, any_horizon)
-    primary = min(by_horizon) if any_horizon else source.horizon
-    if source.earlier is not None:
-        by_horizon[primary] = [source.earlier] + by_horizon.get(primary, [])
+    expected = lopt_pretrained.learned_identity(source.lopt, source.theta)
+    by_horizon, horizon_of = read_evaluations(expected)
+    primary = primary_horizon(source, list(by_horizon))
+    for h, earlier in source.earlier.items():
+        by_horizon[h] = [earlier] + by_horizon.get(h, [])
     results_by_horizon = {h: merged(parts) for h, parts in sorted(by_horizon.items())}
     results = results_by_horizon[primary]
     training = {**source.training, "versions": source.training.get("versions", results.versions)}
-    # Per-task plots of every part; the speedup plot spans all tasks, so it is drawn again from the merged results.
-    parts = by_horizon[primary]
-    plot_dirs = ([target] if source.earlier is not None else []) + [
-        d for d in _EVALUATION_DIR.value if horizon_of[d] == primary]
-    plots = {os.path.basename(p): p for d in plot_dirs for p in sorted(glob.glob(os.path.join(d, "*.png")))
-             if (len(parts) == 1 or os.path.basename(p) != "speedups.png")
-             and os.path.basename(p) != "meta_training.png" and not re.match(r"T\d+_", os.path.basename(p))}
-    for directory in _EVALUATION_DIR.value:
-        steps = horizon_of[directory]
-        if steps != primary:
-            plots.update({f"T{steps}_{os.path.basename(p)}": p for p in glob.glob(os.path.join(directory, "*.png"))
-                          if len(by_horizon[steps]) == 1 or os.path.basename(p) != "speedups.png"})
-    # Horizons evaluated in several parts get one speedup plot over all of their tasks, drawn below.
-    merged_speedups = {h: f"T{h}_speedups.png" for h, ps in by_horizon.items() if h != primary and len(ps) > 1}
+    # Per-task plots of every part; a speedup plot spans all of its horizon's tasks, so one evaluated in several
+    # parts gets it drawn again from the merged results.
+    stem = {h: "" if h == primary else f"T{h}_" for h in by_horizon}
+    plots = {}
+    for h, parts in by_horizon.items():
+        sources = ([(target, stem[h])] if h in source.earlier else []) + [
+            (d, "") for d in _EVALUATION_DIR.value if horizon_of[d] == h]
+        plots.update(horizon_plots(sources, stem[h], redrawn=len(parts) > 1))
+    merged_speedups = {h: f"{stem[h]}speedups.png" for h, parts in by_horizon.items() if len(parts) > 1}
     curve_png = source.curve_png
     os.makedirs(registry, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=registry)
@@ -318,9 +382,8 @@ def main(argv):
                       "tasks": evaluation_summary(results)}
         extra = {}
         if len(results_by_horizon) > 1:
-            extra["evaluations"] = [
-                {**evaluation_record(r), "file": "results.json" if h == primary else f"results_T{h}.json"}
-                for h, r in results_by_horizon.items()]
+            extra["evaluations"] = [{**evaluation_record(r), "file": evaluation_file(primary, h)}
+                                    for h, r in results_by_horizon.items()]
         if source.provenance is not None:
             extra["origin"] = lopt_pretrained.ORIGIN_THIRD_PARTY
             extra["provenance"] = source.provenance
@@ -330,21 +393,21 @@ def main(argv):
         lopt_pretrained.save_entry(
             staging, name, source.lopt, source.theta, description=source.description, inner_length=source.horizon,
             training=training, evaluation=evaluation,
-            plots=sorted(set(plots) | ({"speedups.png"} if len(parts) > 1 else set()) | set(merged_speedups.values()))
+            plots=sorted(set(plots) | set(merged_speedups.values()))
             + (["meta_training.png"] if curve_png and os.path.exists(curve_png) else []),
             **extra,
         )
         # The sweep's other trials make the file megabytes; the summary (speedups included) and the plots
-        # were computed from the full file, which stays in the evaluation directory.
+        # were computed from the full file, which stays in the evaluation directory. Every part evaluated
+        # this θ (checked above, or already in the entry), so the merged file carries its identity too.
         for h, r in results_by_horizon.items():
-            shipped = dataclasses.replace(r, runs=[run for run in r.runs if run.role != "trial"])
-            lopt_eval.save(os.path.join(staging, "results.json" if h == primary else f"results_T{h}.json"), shipped)
-        for stem, plot in plots.items():
-            shutil.copy(plot, os.path.join(staging, stem))
-        if len(parts) > 1:
-            plots_lib.speedup_curve(results, os.path.join(staging, "speedups.png"))
-        for h, stem in merged_speedups.items():
-            plots_lib.speedup_curve(results_by_horizon[h], os.path.join(staging, stem))
+            shipped = dataclasses.replace(r, config={**r.config, "candidate_identity": expected},
+                                          runs=[run for run in r.runs if run.role != "trial"])
+            lopt_eval.save(os.path.join(staging, evaluation_file(primary, h)), shipped)
+        for entry_name, plot in plots.items():
+            shutil.copy(plot, os.path.join(staging, entry_name))
+        for h, entry_name in merged_speedups.items():
+            plots_lib.speedup_curve(results_by_horizon[h], os.path.join(staging, entry_name))
         if curve_png and os.path.exists(curve_png):
             shutil.copy(curve_png, staging)
         if has_curve:
@@ -363,8 +426,8 @@ def main(argv):
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)
-    added = f", {len(parts) - 1} evaluation(s) added" if source.earlier is not None else ""
-    made = "third-party weights" if third_party else f"{source.outer_steps} meta-training steps"
+    added = f", {len(_EVALUATION_DIR.value)} evaluation(s) added" if source.earlier else ""
+    made = "third-party weights" if source.provenance is not None else f"{source.outer_steps} meta-training steps"
     print(f"registered {name!r} ({source.lopt.name}, {made}{added}) in {target}")
     return 0
 

@@ -48,10 +48,30 @@ def run(tmp_path):
             lopt_eval.Run("adam", "digits_mlp", "baseline", {"learning_rate": 0.01}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0]),
             lopt_eval.Run("adam", "digits_mlp", "trial", {"learning_rate": 0.1}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0])]
     results = lopt_eval.Results(config={"num_steps": HORIZON, "seeds": [0, 1], "baselines": ["adam"],
-                                        "candidate": candidate}, runs=runs, summary=summary, versions={"lopt-es": "0.1.0"})
+                                        "candidate": candidate,
+                                        "candidate_identity": lopt_pretrained.learned_identity(lopt, theta)},
+                                runs=runs, summary=summary, versions={"lopt-es": "0.1.0"})
     lopt_eval.save(str(evaluation / "results.json"), results)
     (evaluation / "digits_mlp.png").write_bytes(b"\x89PNG" + bytes(2000))
     return tmp_path, lopt, theta
+
+
+def identity_of_run(tmp_path, theta_dir="theta"):
+    """What tools/evaluate records as the candidate when it evaluates the θ in <run>/<theta_dir>."""
+    lopt, theta, _ = lopt_es.load_meta_params(str(tmp_path / "run" / theta_dir))
+    return lopt_pretrained.learned_identity(lopt, theta)
+
+
+def set_identity(directory, identity):
+    """Rewrites directory/results.json as if it had evaluated `identity` (None: written before identities)."""
+    path = os.path.join(directory, "results.json")
+    with open(path) as f:
+        document = json.load(f)
+    document["config"].pop("candidate_identity", None)
+    if identity is not None:
+        document["config"]["candidate_identity"] = identity
+    with open(path, "w") as f:
+        json.dump(document, f)
 
 
 def register(tmp_path, **overrides):
@@ -100,7 +120,7 @@ def test_several_evaluations_are_merged_into_one(run):
     curve = np.linspace(1.0, 0.2, HORIZON)[None].repeat(2, 0)
     lopt_eval.save(str(later / "results.json"), lopt_eval.Results(
         config={"num_steps": HORIZON, "seeds": [0, 1], "baselines": ["adam"], "candidate": candidate,
-                "tasks": ["digits_conv"], "baseline_multiple": 1},
+                "tasks": ["digits_conv"], "baseline_multiple": 1, "candidate_identity": identity_of_run(tmp_path)},
         runs=[lopt_eval.Run(candidate, "digits_conv", "candidate", {}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0])],
         summary=[lopt_eval.Summary(candidate, "digits_conv", 0.4, 0.01, {"value": 1.0, "bound": "upper",
                                                                          "baseline": "adam"}),
@@ -120,17 +140,21 @@ def test_several_evaluations_are_merged_into_one(run):
     assert [part.get("baseline_multiple") for part in shipped.config["parts"]] == [None, 1]
 
 
-def later_evaluation(tmp_path, task="digits_conv", candidate="pretrained:mine"):
-    """A results directory of the same θ on one more task (as tools/evaluate writes it)."""
-    later = tmp_path / f"later_{task}"
+def later_evaluation(tmp_path, task="digits_conv", candidate="pretrained:mine", steps=HORIZON, final_loss=0.25):
+    """A results directory of the same θ on one more task (as tools/evaluate writes it), at `steps` steps."""
+    later = tmp_path / f"later_{task}_T{steps}"
     os.makedirs(later)
-    curve = np.linspace(1.0, 0.2, HORIZON)[None].repeat(2, 0)
+    curve = np.linspace(1.0, 0.2, steps)[None].repeat(2, 0)
     lopt_eval.save(str(later / "results.json"), lopt_eval.Results(
-        config={"num_steps": HORIZON, "seeds": [0, 1], "baselines": ["adam"], "candidate": candidate, "tasks": [task]},
-        runs=[lopt_eval.Run(candidate, task, "candidate", {}, HORIZON, [0, 1], curve, 1e-3, [1.0, 1.0])],
-        summary=[lopt_eval.Summary(candidate, task, 0.25, 0.01, {"value": 1.5, "bound": None, "baseline": "adam"}),
+        config={"num_steps": steps, "seeds": [0, 1], "baselines": ["adam"], "candidate": candidate, "tasks": [task],
+                "candidate_identity": identity_of_run(tmp_path)},
+        runs=[lopt_eval.Run(candidate, task, "candidate", {}, steps, [0, 1], curve, 1e-3, [1.0, 1.0]),
+              lopt_eval.Run("adam", task, "baseline", {"learning_rate": 0.01}, steps, [0, 1], curve * 2, 1e-3,
+                            [1.0, 1.0])],
+        summary=[lopt_eval.Summary(candidate, task, final_loss, 0.01,
+                                   {"value": 1.5, "bound": None, "baseline": "adam"}),
                  lopt_eval.Summary("adam", task, 0.3, 0.01, None)]))
-    (later / f"{task}.png").write_bytes(b"\x89PNG" + bytes(2000))
+    (later / f"{task}.png").write_bytes(b"\x89PNG" + bytes(2000 + steps))
     (later / "speedups.png").write_bytes(b"\x89PNG" + bytes(2000))
     return str(later)
 
@@ -179,6 +203,61 @@ def test_adding_an_evaluation_needs_an_entry_and_no_meta_training(run, overrides
     assert message in str(error.value.code)
 
 
+def refusal(tmp_path, **overrides) -> str:
+    """The one-line error register_pretrained ends with; the registry is left without the entry."""
+    with pytest.raises(SystemExit) as error:
+        register(tmp_path, **overrides)
+    text = str(error.value.code)
+    assert text.startswith("register_pretrained: ") and "\n" not in text
+    return text[len("register_pretrained: "):]
+
+
+def test_an_evaluation_of_another_optimizer_is_refused(run):
+    """Issue 20: only the horizon used to be checked, so adam's numbers could be registered as θ's."""
+    tmp_path, lopt, theta = run
+    results_path = tmp_path / "evaluation" / "results.json"
+    registered = f"the small_fc_lopt θ being registered (sha256 {lopt_pretrained.theta_sha256(theta)[:12]}…)"
+    set_identity(tmp_path / "evaluation", lopt_pretrained.hand_designed_identity("adam", {"learning_rate": 1e-3}))
+    assert refusal(tmp_path) == f"{results_path} evaluates adam (learning_rate=0.001), not {registered}"
+    other = jax.tree_util.tree_map(lambda x: x.at[(0,) * x.ndim].add(1.0), theta)  # one element changed
+    set_identity(tmp_path / "evaluation", lopt_pretrained.learned_identity(lopt, other))
+    assert refusal(tmp_path) == (f"{results_path} evaluates the small_fc_lopt θ with sha256 "
+                                 f"{lopt_pretrained.theta_sha256(other)[:12]}…, not {registered}")
+    celo = la.celo()
+    set_identity(tmp_path / "evaluation", lopt_pretrained.learned_identity(celo, celo.init_meta_params(
+        jax.random.PRNGKey(0))))
+    assert refusal(tmp_path).startswith(f"{results_path} evaluates the celo θ with sha256 ")
+    # The same θ run with another step_mult is another optimizer.
+    set_identity(tmp_path / "evaluation", lopt_pretrained.learned_identity(la.small_fc_lopt(step_mult=0.01), theta))
+    assert refusal(tmp_path) == (f"{results_path} evaluates the small_fc_lopt θ with sha256 "
+                                 f"{lopt_pretrained.theta_sha256(theta)[:12]}… run with step_mult=0.01, "
+                                 f"not {registered}")
+    set_identity(tmp_path / "evaluation", None)  # written before evaluations recorded what they evaluated
+    assert refusal(tmp_path) == (
+        f"{results_path} does not record what it evaluated (written before tools/evaluate recorded its candidate's "
+        f"identity): re-run tools/evaluate on {registered}")
+    assert not os.path.exists(tmp_path / "registry" / "mine")
+    set_identity(tmp_path / "evaluation", identity_of_run(tmp_path))
+    register(tmp_path)
+    shipped = lopt_eval.load(str(tmp_path / "registry" / "mine" / "results.json"))
+    assert shipped.config["candidate_identity"] == lopt_pretrained.learned_identity(lopt, theta)
+
+
+def test_an_evaluation_added_to_an_entry_must_be_of_its_theta(run):
+    tmp_path, _, _ = run
+    register(tmp_path)
+    directory = tmp_path / "registry" / "mine"
+    before = (directory / "entry.json").read_text()
+    later = later_evaluation(tmp_path)
+    set_identity(later, lopt_pretrained.hand_designed_identity("adam", {"learning_rate": 1e-3}))
+    assert refusal(tmp_path, meta_train_dir=None, add_evaluation=True, evaluation_dir=[later]).startswith(
+        f"{later}/results.json evaluates adam (learning_rate=0.001), not the small_fc_lopt θ being registered")
+    set_identity(later, None)
+    assert "does not record what it evaluated" in refusal(tmp_path, meta_train_dir=None, add_evaluation=True,
+                                                          evaluation_dir=[later])
+    assert (directory / "entry.json").read_text() == before
+
+
 def test_existing_entry_needs_replace(run):
     tmp_path, _, _ = run
     register(tmp_path)
@@ -203,14 +282,60 @@ def test_errors_are_one_line(run, overrides, message):
     assert not os.path.exists(tmp_path / "registry" / "mine")
 
 
-def test_an_evaluation_at_another_horizon_is_refused(run):
+def test_an_entry_meta_trained_at_one_horizon_needs_an_evaluation_at_it(run):
     tmp_path, _, _ = run
     path = tmp_path / "evaluation" / "results.json"
     document = json.loads(path.read_text())
     document["config"]["num_steps"] = 2 * HORIZON
     path.write_text(json.dumps(document))
-    with pytest.raises(SystemExit, match=f"evaluates 20 steps; the meta-training horizon is {HORIZON}"):
+    with pytest.raises(SystemExit) as error:
         register(tmp_path)
+    assert str(error.value.code) == (
+        f"register_pretrained: no evaluation at the meta-training horizon {HORIZON} (--evaluation_dir evaluates 20 "
+        f"steps): evaluate with --steps={HORIZON}; other horizons are registered beside it")
+    assert not os.path.exists(tmp_path / "registry" / "mine")
+
+
+def test_evaluations_at_other_horizons_are_added_beside_the_primary_one(run):
+    """Registered at its horizon H, then evaluated at 5H: results_T<5H>.json, T<5H>_ plots, and the contract."""
+    tmp_path, _, _ = run
+    register(tmp_path)
+    directory = tmp_path / "registry" / "mine"
+    primary = (directory / "results.json").read_bytes()
+    long = 5 * HORIZON
+    register(tmp_path, meta_train_dir=None, add_evaluation=True,
+             evaluation_dir=[later_evaluation(tmp_path, task="digits_mlp", steps=long, final_loss=0.15)])
+    entry = json.loads((directory / "entry.json").read_text())
+    assert [(e["num_steps"], e["file"]) for e in entry["evaluations"]] == [
+        (HORIZON, "results.json"), (long, f"results_T{long}.json")]
+    assert entry["inner_length"] == HORIZON and entry["evaluation"]["tasks"][0]["final_loss"] == 0.1
+    assert (directory / "results.json").read_bytes() == primary  # the primary evaluation stays as it was
+    assert lopt_eval.load(str(directory / f"results_T{long}.json")).config["num_steps"] == long
+    assert sorted(entry["plots"]) == [f"T{long}_digits_mlp.png", f"T{long}_speedups.png", "digits_mlp.png",
+                                      "meta_training.png"]
+    assert (directory / f"T{long}_digits_mlp.png").stat().st_size == 2004 + long
+    assert (directory / "digits_mlp.png").stat().st_size == 2004
+    assert lopt_pretrained.horizons(str(directory)) == lopt_pretrained.Horizons((HORIZON, HORIZON), (HORIZON, long))
+    card = (directory / "README.md").read_text()
+    assert f"### T = {long} steps" in card and f"evaluated at {HORIZON} and {long} steps" in card
+    assert f"- T = {long}, against tuned adam: wins 1/1; wins: digits_mlp" in card
+    assert f'lopt_pretrained.optax("mine", num_training_steps={long})' in card
+    # Another task at 5H is merged into that horizon's evaluation; one at H into the primary one.
+    register(tmp_path, meta_train_dir=None, add_evaluation=True,
+             evaluation_dir=[later_evaluation(tmp_path, task="digits_conv", steps=long),
+                             later_evaluation(tmp_path, task="digits_conv")])
+    entry = json.loads((directory / "entry.json").read_text())
+    assert [[t["task"] for t in e["tasks"]] for e in entry["evaluations"]] == [
+        ["digits_mlp", "family:mlp:1", "digits_conv"], ["digits_mlp", "digits_conv"]]
+    assert lopt_eval.load(str(directory / f"results_T{long}.json")).config["tasks"] == ["digits_mlp", "digits_conv"]
+    assert {f"T{long}_digits_mlp.png", f"T{long}_digits_conv.png", "digits_conv.png", "digits_mlp.png",
+            "speedups.png"} <= set(entry["plots"])
+    assert (directory / f"T{long}_digits_conv.png").stat().st_size == 2004 + long
+    # A new registration may include the longer horizon from the start.
+    register(tmp_path, replace_entry=True, evaluation_dir=[
+        str(tmp_path / "evaluation"), later_evaluation(tmp_path, task="digits_autoencoder", steps=long)])
+    entry = json.loads((directory / "entry.json").read_text())
+    assert [e["num_steps"] for e in entry["evaluations"]] == [HORIZON, long]
 
 
 def test_a_selected_step_of_a_run_over_many_lengths_is_registered(run):
@@ -220,6 +345,15 @@ def test_a_selected_step_of_a_run_over_many_lengths_is_registered(run):
     lopt_es.save_meta_params(str(tmp_path / "run" / "theta_steps" / "step_600"), lopt, chosen, 600,
                              tasks="family tiny_digits", estimator="PES", inner_length=2 * HORIZON,
                              min_inner_length=HORIZON // 2, command="tools/meta_train --min_inner_length=5")
+    # The evaluation is of the final θ, not of the selected one: refused.
+    with pytest.raises(SystemExit) as error:
+        register(tmp_path, theta_step=600)
+    digest = lopt_pretrained.theta_sha256(chosen)
+    assert str(error.value.code) == (
+        f"register_pretrained: {tmp_path / 'evaluation' / 'results.json'} evaluates the small_fc_lopt θ with sha256 "
+        f"{lopt_pretrained.theta_sha256(theta)[:12]}…, not the small_fc_lopt θ being registered (sha256 "
+        f"{digest[:12]}…)")
+    set_identity(tmp_path / "evaluation", identity_of_run(tmp_path, "theta_steps/step_600"))
     register(tmp_path, theta_step=600)
     _, restored, entry = lopt_pretrained.load("mine", directory=str(tmp_path / "registry"))
     jax.tree_util.tree_map(np.testing.assert_array_equal, chosen, restored)
@@ -240,8 +374,8 @@ def test_adding_to_an_entry_without_its_curve_is_a_one_line_error(run):
     assert "\n" not in text
 
 
-def _evaluation_at(directory, steps, candidate="celo (theta.state)", task="digits_mlp"):
-    """A minimal evaluation of one task at `steps` steps, with one plot (and a speedup plot)."""
+def _evaluation_at(directory, steps, identity, candidate="celo (theta.state)", task="digits_mlp"):
+    """A minimal evaluation of `identity` on one task at `steps` steps, with one plot (and a speedup plot)."""
     os.makedirs(directory)
     curve = np.linspace(2.0, 0.5, steps)[None].repeat(2, 0)
     runs = [lopt_eval.Run(candidate, task, "candidate", {}, steps, [0, 1], curve, 1e-3, [1.0, 1.0]),
@@ -250,7 +384,8 @@ def _evaluation_at(directory, steps, candidate="celo (theta.state)", task="digit
     summary = [lopt_eval.Summary(candidate, task, 0.1, 0.01, {"value": 1.5, "bound": None, "baseline": "adam"}),
                lopt_eval.Summary("adam", task, 0.2, 0.02, None)]
     results = lopt_eval.Results(config={"num_steps": steps, "seeds": [0, 1], "baselines": ["adam"],
-                                        "candidate": candidate, "tasks": [task]}, runs=runs, summary=summary)
+                                        "candidate": candidate, "tasks": [task], "candidate_identity": identity},
+                                runs=runs, summary=summary)
     lopt_eval.save(str(directory / "results.json"), results)
     (directory / f"{task}.png").write_bytes(b"\x89PNG" + bytes(100 + steps))
     (directory / "speedups.png").write_bytes(b"\x89PNG" + bytes(10))
@@ -268,8 +403,9 @@ def third_party(tmp_path):
                            "source": {"repository": "a/b", "commit": "0" * 40, "path": "theta.state"},
                            "license": {"spdx": "MIT", "file": "LICENSE"}}}
     (tmp_path / "celo.json").write_text(json.dumps(spec))
-    _evaluation_at(tmp_path / "T200", 200)
-    _evaluation_at(tmp_path / "T1000", 1000)
+    identity = lopt_pretrained.learned_identity(la.celo(), theta)
+    _evaluation_at(tmp_path / "T200", 200, identity)
+    _evaluation_at(tmp_path / "T1000", 1000, identity)
     return tmp_path, theta, weights
 
 
@@ -296,7 +432,8 @@ def test_registers_third_party_weights_with_provenance_licence_and_both_horizons
     assert lopt_eval.load(str(directory / "results_T1000.json")).config["num_steps"] == 1000
     assert sorted(entry["plots"]) == ["T1000_digits_mlp.png", "T1000_speedups.png", "digits_mlp.png", "speedups.png"]
     # A horizon evaluated in two parts gets one speedup plot drawn over both parts' tasks.
-    _evaluation_at(tmp_path / "T1000b", 1000, task="digits_autoencoder")
+    _evaluation_at(tmp_path / "T1000b", 1000, lopt_pretrained.learned_identity(lopt, theta),
+                   task="digits_autoencoder")
     register_third_party(tmp_path, weights, replace_entry=True,
                          evaluation_dir=[str(tmp_path / "T200"), str(tmp_path / "T1000"), str(tmp_path / "T1000b")])
     entry = lopt_pretrained.info("celo", directory=str(tmp_path / "registry"))
@@ -326,3 +463,35 @@ def test_third_party_weights_of_another_architecture_are_refused(third_party):
         other, lopt_pretrained.to_reference("celo_adam", la.celo_adam().init_meta_params(jax.random.PRNGKey(0))))
     with pytest.raises(SystemExit, match="does not hold celo meta-parameters"):
         register_third_party(tmp_path, other)
+
+
+def test_an_evaluation_of_other_third_party_weights_is_refused(third_party):
+    tmp_path, theta, weights = third_party
+    other = jax.tree_util.tree_map(lambda x: x * 0.5, theta)
+    set_identity(tmp_path / "T1000", lopt_pretrained.learned_identity(la.celo(), other))
+    with pytest.raises(SystemExit) as error:
+        register_third_party(tmp_path, weights)
+    assert str(error.value.code) == (
+        f"register_pretrained: {tmp_path / 'T1000' / 'results.json'} evaluates the celo θ with sha256 "
+        f"{lopt_pretrained.theta_sha256(other)[:12]}…, not the celo θ being registered (sha256 "
+        f"{lopt_pretrained.theta_sha256(theta)[:12]}…)")
+    assert not (tmp_path / "registry" / "celo").exists()
+
+
+def test_an_evaluation_at_another_horizon_is_added_to_third_party_weights(third_party):
+    """--add_evaluation keeps a third-party entry's provenance, licence and every horizon it had."""
+    tmp_path, theta, weights = third_party
+    register_third_party(tmp_path, weights)
+    directory = tmp_path / "registry" / "celo"
+    _evaluation_at(tmp_path / "T5000", 5000, lopt_pretrained.learned_identity(la.celo(), theta))
+    with flagsaver.flagsaver(entry="celo", add_evaluation=True, evaluation_dir=[str(tmp_path / "T5000")],
+                             registry=str(tmp_path / "registry")):
+        register_pretrained.main(["register_pretrained"])
+    entry = lopt_pretrained.entry_info(str(directory))
+    assert [(e["num_steps"], e["file"]) for e in entry["evaluations"]] == [
+        (200, "results.json"), (1000, "results_T1000.json"), (5000, "results_T5000.json")]
+    assert entry["origin"] == "third_party" and entry["provenance"]["trained_by"] == "the authors"
+    assert (directory / "LICENSE").read_text().startswith("MIT License")
+    assert {"T1000_digits_mlp.png", "T5000_digits_mlp.png", "digits_mlp.png"} <= set(entry["plots"])
+    assert (directory / "T1000_digits_mlp.png").stat().st_size == 1104
+    assert lopt_pretrained.horizons(str(directory)).evaluated == (200, 1000, 5000)

@@ -16,6 +16,13 @@ from lopt_pretrained.checkpoints import load_reference_checkpoint, save_referenc
 from lopt_pretrained.drop_in import MAX_TRAINING_STEPS, optax, with_weight_decay
 from lopt_pretrained.flax_msgpack import CheckpointFormatError, read_flax_msgpack, write_flax_msgpack
 from lopt_pretrained.horizon_contract import HorizonWarning, Horizons, horizons
+from lopt_pretrained.identity import (
+    describe_identity,
+    hand_designed_identity,
+    learned_identity,
+    same_candidate,
+    theta_sha256,
+)
 from lopt_pretrained.reference import from_reference, to_reference
 from lopt_pretrained.registry import (
     ORIGIN_LOPT,
@@ -71,10 +78,13 @@ __all__ = [
     "Pretrained",
     "UnknownPretrainedError",
     "default_velo_weights_paths",
+    "describe_identity",
     "entry_info",
     "from_reference",
+    "hand_designed_identity",
     "horizons",
     "info",
+    "learned_identity",
     "load",
     "load_entry",
     "load_theta_dir",
@@ -82,8 +92,10 @@ __all__ = [
     "load_reference_checkpoint",
     "names",
     "read_flax_msgpack",
+    "same_candidate",
     "save_entry",
     "save_reference_checkpoint",
+    "theta_sha256",
     "to_reference",
     "velo_optax",
     "with_weight_decay",
