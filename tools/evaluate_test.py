@@ -149,7 +149,7 @@ def test_suite_sets_tasks_steps_and_seeds(tmp_path, monkeypatch):
         with pytest.raises(Stop):
             evaluate.main(["evaluate"])
     assert seen["multiple"] == 2 and seen["steps"] == 1000
-    assert dict(seen["unroll"])["family:conv:1"] == 20
+    assert seen["unroll"] == evaluate.lopt_eval.suites.get_suite("heldout-v1").scan_unroll
 
 
 def test_bad_locations_are_one_line_before_any_compute(tmp_path, monkeypatch):

@@ -7,8 +7,8 @@
 # Held-out tasks: the twelve the other registry entries were evaluated on, at T = 200 (Adam's learning-rate
 # sweep runs 4T) and T = 1000 (2T), 5 seeds each, against Adam tuned over 15 learning rates; at T = 1000 also
 # against NAdamW tuned by a 100-trial random search on three of them. Tuned baselines are computed once and
-# reused for the second optimizer (--baseline_cache). The conv net runs with --scan_unroll=20 (XLA:CPU runs a
-# rolled scan of it ~12x slower). LOPT_EVALUATE / LOPT_REGISTER: other commands for the two tools (no spaces
+# reused for the second optimizer (--baseline_cache). The conv net runs rolled: it used to run with
+# --scan_unroll=20, now 2-4x slower than rolled (tools/scan_unroll_benchmark). LOPT_EVALUATE / LOPT_REGISTER: other commands for the two tools (no spaces
 # in their paths), e.g. "python tools/evaluate.py" with PYTHONPATH set.
 set -euo pipefail
 
