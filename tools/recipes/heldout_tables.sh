@@ -18,17 +18,18 @@ if [ $# -lt 2 ]; then
   echo "usage: $0 <output dir> <optimizer> [<optimizer> ...]" >&2
   exit 2
 fi
-out="$1"
+mkdir -p "$1"
+out="$(cd "$1" && pwd)"  # absolute: the evaluations run from the repository's root
 shift
 py="${LOPT_PY:-$root/.venv/bin/python}"
 export JAX_PLATFORMS=cpu
 export PYTHONPATH="$root/tools$(for p in features architectures tasks es eval pretrained; do printf ':%s' "$root/packages/$p"; done)"
-mkdir -p "$out"
 for optimizer in "$@"; do
   # A directory name for the candidate: pretrained:celo -> celo, checkpoint:a/b/step_1600 -> b_step_1600.
   case "$optimizer" in
     pretrained:*) name="${optimizer#pretrained:}" ;;
-    checkpoint:*) path="${optimizer#checkpoint:}"; name="$(basename "$(dirname "$path")")_$(basename "$path")" ;;
+    checkpoint:*) path="${optimizer#checkpoint:}"; [[ "$path" = /* ]] || optimizer="checkpoint:$PWD/$path"
+                  name="$(basename "$(dirname "$path")")_$(basename "$path")" ;;
     *) name="${optimizer//[^A-Za-z0-9_.-]/_}" ;;
   esac
   if [ -f "$out/$name/results.json" ]; then
@@ -38,7 +39,7 @@ for optimizer in "$@"; do
   start=$(date +%s)
   (cd "$root" && "$py" tools/evaluate.py --optimizer="$optimizer" --suite=heldout-v1 \
      --baseline_cache=packages/eval/stored_baselines --stored_baselines_only --out="$out/$name") \
-     > "$out/$name.log" 2> "$out/$name.err"
+     > "$out/$name.log" 2> "$out/$name.err" || { echo "$name: failed, see $out/$name.err" >&2; continue; }
   echo "$name: $(( $(date +%s) - start )) s" >> "$out/$name.log"
   tail -n 4 "$out/$name.log"
 done
