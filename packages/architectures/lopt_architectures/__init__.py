@@ -50,6 +50,7 @@ from lopt_architectures.nadamw import (
 from lopt_architectures.partial import PartiallyTrained, partially_trained
 from lopt_architectures.optax_interop import AsOptaxState, OptaxOptimizerState, as_optax, from_optax
 from lopt_architectures.registry import HAND_DESIGNED, LEARNED, make_learned_optimizer, make_optimizer
+from lopt_architectures.config import config_of, from_config
 from lopt_architectures.schedules import warmup_cosine_schedule
 from lopt_architectures.small_fc_lopt import SmallFcLOpt, SmallFcLOptState, small_fc_lopt
 from lopt_architectures.velo import VeLO, VeLOState, velo
@@ -94,6 +95,7 @@ __all__ = [
     "adamw",
     "as_optax",
     "fc_lopt",
+    "from_config",
     "from_optax",
     "fromage",
     "get_model_state",
@@ -120,6 +122,7 @@ __all__ = [
     "celo",
     "celo2",
     "celo_adam",
+    "config_of",
     "newton_schulz",
     "velo",
     "warmup_cosine_schedule",

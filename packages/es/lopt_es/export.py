@@ -7,7 +7,6 @@ optimizer from that metadata and restores θ against it, so a file cannot be
 loaded into the wrong architecture.
 """
 
-import dataclasses
 from typing import Any
 
 import jax
@@ -16,17 +15,9 @@ import lopt_architectures as la
 from lopt_es import checkpoint
 
 
-def _tuples(value: Any) -> Any:
-    """JSON lists back to the tuples frozen configurations use."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    return value
-
-
 def save_meta_params(directory: str, lopt: la.LearnedOptimizer, theta: Any, step: int = 0, **extra) -> str:
     """Writes θ and the architecture (name and configuration) to `directory`; returns the manifest path."""
-    config = {f.name: getattr(lopt, f.name) for f in dataclasses.fields(lopt) if f.init}
-    metadata = {"lopt": lopt.name, "config": config, **extra}
+    metadata = {"lopt": lopt.name, "config": la.config_of(lopt), **extra}
     return checkpoint.save(directory, step, theta, metadata, keep=1)
 
 
@@ -42,7 +33,7 @@ def load_meta_params(directory: str, step: int | None = None) -> tuple[la.Learne
     if "lopt" not in metadata:
         raise checkpoint.CheckpointError(f"{directory}: the checkpoint does not name a learned optimizer.")
     try:
-        lopt = la.make_learned_optimizer(metadata["lopt"], **{k: _tuples(v) for k, v in metadata["config"].items()})
+        lopt = la.from_config(metadata["lopt"], metadata["config"])
     except (KeyError, TypeError, ValueError) as e:
         raise checkpoint.CheckpointError(
             f"{directory}: cannot rebuild learned optimizer {metadata['lopt']!r}: {e}") from None

@@ -18,7 +18,6 @@ because both tools import lopt_pretrained (packages may not import from
 tools/), and lopt_pretrained is where every stored form of θ is read.
 """
 
-import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -26,9 +25,6 @@ from typing import Any
 import jax
 import lopt_architectures as la
 import numpy as np
-
-from lopt_pretrained import registry
-from lopt_pretrained.flax_msgpack import CheckpointFormatError
 
 LEARNED = "learned"
 HAND_DESIGNED = "hand_designed"
@@ -53,15 +49,9 @@ def theta_sha256(theta: Any) -> str:
     return digest.hexdigest()
 
 
-def architecture_config(lopt: la.LearnedOptimizer) -> dict:
-    """`lopt`'s configuration exactly as a registry entry's entry.json stores it (`registry.save_entry`):
-    the dataclass's init fields, as JSON reads them back (tuples become lists)."""
-    return json.loads(json.dumps({f.name: getattr(lopt, f.name) for f in dataclasses.fields(lopt) if f.init}))
-
-
 def learned_identity(lopt: la.LearnedOptimizer, theta: Any) -> dict:
     """The identity of learned optimizer `lopt` with meta-parameters `theta`."""
-    return {"kind": LEARNED, "architecture": lopt.name, "config": architecture_config(lopt),
+    return {"kind": LEARNED, "architecture": lopt.name, "config": la.config_of(lopt),
             "theta_sha256": theta_sha256(theta)}
 
 
@@ -79,9 +69,8 @@ def same_candidate(found: Any, expected: dict) -> bool:
         return False
     if found["kind"] == LEARNED:
         try:
-            found = {**found, "config": architecture_config(
-                registry.learned_optimizer("", found.get("architecture"), found.get("config")))}
-        except (CheckpointFormatError, AttributeError):  # no such architecture, or a config it cannot take
+            found = {**found, "config": la.config_of(la.from_config(found.get("architecture"), found.get("config")))}
+        except (KeyError, TypeError, ValueError):  # no such architecture, or a config it cannot take
             return False
     return all(found.get(key) == expected[key] for key in _COMPARED[expected["kind"]])
 

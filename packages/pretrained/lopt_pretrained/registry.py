@@ -35,7 +35,6 @@ meta-training packages, and `tools/register_pretrained` writes entries from
 a meta-training directory.
 """
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -143,11 +142,6 @@ def _read_entry(path: str) -> dict:
     return entry
 
 
-def _tuples(value: Any) -> Any:
-    """JSON lists back to the tuples frozen configurations use."""
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
-
-
 def _template(lopt: la.LearnedOptimizer) -> tuple[list[tuple[str, jax.ShapeDtypeStruct]], Any]:
     """θ's leaves as (key path, shape and dtype), and its tree structure."""
     shapes = jax.eval_shape(lopt.init_meta_params, jax.random.PRNGKey(0))
@@ -181,7 +175,7 @@ def load_entry(path: str) -> Pretrained:
 def learned_optimizer(where: str, name: str, config: dict) -> la.LearnedOptimizer:
     """Architecture `name` with its JSON-stored `config`; `CheckpointFormatError` (from `where`) if they don't fit."""
     try:
-        return la.make_learned_optimizer(name, **{k: _tuples(v) for k, v in config.items()})
+        return la.from_config(name, config)
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointFormatError(f"{where}: cannot build learned optimizer {name!r}: {e}") from None
 
@@ -233,12 +227,11 @@ def save_entry(path: str, name: str, lopt: la.LearnedOptimizer, theta: Any, **me
     np.savez(buffer, **dict(flat))
     data = buffer.getvalue()
     atomic_write(os.path.join(path, WEIGHTS_FILE), data)
-    config = {f.name: getattr(lopt, f.name) for f in dataclasses.fields(lopt) if f.init}
     entry = {
         "format": FORMAT,
         "name": name,
         "lopt": lopt.name,
-        "config": config,
+        "config": la.config_of(lopt),
         "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(data).hexdigest(),
                     "num_meta_params": int(sum(v.size for _, v in flat)),
                     "leaves": [{"path": k, "shape": list(v.shape), "dtype": str(v.dtype)} for k, v in flat]},

@@ -55,6 +55,14 @@ def test_every_entry_loads_and_takes_a_step(name):
 
 
 @pytest.mark.parametrize("name", lopt_pretrained.names())
+def test_every_entry_stores_its_configuration_as_config_of_writes_it(name):
+    """Saving the loaded architecture again would store the same config, but for fields added since (at defaults)."""
+    lopt, _, info = lopt_pretrained.load(name)
+    default = la.config_of(la.make_learned_optimizer(info["lopt"]))
+    assert la.config_of(lopt) == {**default, **info["config"]}
+
+
+@pytest.mark.parametrize("name", lopt_pretrained.names())
 def test_every_entry_documents_its_training_and_evaluation(name):
     entry = lopt_pretrained.info(name)
     directory = os.path.join(registry.registry_dir(), name)
