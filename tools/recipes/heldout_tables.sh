@@ -25,11 +25,14 @@ py="${LOPT_PY:-$root/.venv/bin/python}"
 export JAX_PLATFORMS=cpu
 export PYTHONPATH="$root/tools$(for p in features architectures tasks es eval pretrained; do printf ':%s' "$root/packages/$p"; done)"
 for optimizer in "$@"; do
-  # A directory name for the candidate: pretrained:celo -> celo, checkpoint:a/b/step_1600 -> b_step_1600.
+  # A directory name for the candidate: pretrained:celo -> celo, checkpoint:a/seed1/theta_steps/step_1600 -> seed1_step_1600.
   case "$optimizer" in
     pretrained:*) name="${optimizer#pretrained:}" ;;
     checkpoint:*) path="${optimizer#checkpoint:}"; [[ "$path" = /* ]] || optimizer="checkpoint:$PWD/$path"
-                  name="$(basename "$(dirname "$path")")_$(basename "$path")" ;;
+                  parent="$(dirname "$path")"
+                  # <workdir>/theta_steps/step_N is named after the workdir: seed1_step_1600.
+                  [ "$(basename "$parent")" = theta_steps ] && parent="$(dirname "$parent")"
+                  name="$(basename "$parent")_$(basename "$path")" ;;
     *) name="${optimizer//[^A-Za-z0-9_.-]/_}" ;;
   esac
   if [ -f "$out/$name/results.json" ]; then
