@@ -72,18 +72,19 @@ def moving_average(curve: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean over the last `window` entries of the last axis (fewer at the start); NaN propagates."""
     if window < 1:
         raise ValueError(f"smoothing window {window}, expected an integer >= 1.")
-    end = np.arange(1, curve.shape[-1] + 1)
-    start = np.maximum(end - window, 0)
-
-    def prefix_sum(x):
-        return np.cumsum(np.concatenate([np.zeros(x.shape[:-1] + (1,)), x], axis=-1), axis=-1)
-
-    # A NaN would poison every later prefix sum, so sum the finite part and count NaNs per window apart.
-    cumulative = prefix_sum(np.nan_to_num(curve, nan=0.0))
-    nan_count = prefix_sum(np.isnan(curve).astype(np.float64))
-    mean = (cumulative[..., end] - cumulative[..., start]) / (end - start)
-    diverged = (nan_count[..., end] - nan_count[..., start]) > 0
-    return np.where(diverged, np.nan, mean)
+    # Summed window by window, not as a difference of prefix sums: a curve that reached 1e30 and came back would
+    # leave nothing of its later values in prefix sums of that size (the difference cancels to 0, which made an
+    # exploded run look like one that reached zero loss). NaNs are counted apart so they mark only their windows.
+    num_steps = curve.shape[-1]
+    total = np.zeros(curve.shape)
+    count = np.zeros(num_steps)
+    diverged = np.zeros(curve.shape, bool)
+    finite = np.nan_to_num(curve, nan=0.0)
+    for lag in range(min(window, num_steps)):
+        total[..., lag:] += finite[..., :num_steps - lag]
+        diverged[..., lag:] |= np.isnan(curve[..., :num_steps - lag])
+        count[lag:] += 1
+    return np.where(diverged, np.nan, total / count)
 
 
 def smoothed_mean(loss, window: int) -> np.ndarray:

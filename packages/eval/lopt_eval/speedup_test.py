@@ -77,6 +77,17 @@ def test_moving_average_is_trailing_and_propagates_divergence():
     np.testing.assert_allclose(moving_average(np.array([1.0, np.nan, 3.0, 4.0]), 2), [1.0, np.nan, np.nan, 3.5])
 
 
+def test_a_run_that_exploded_and_came_back_keeps_its_later_losses():
+    # Losses of 1e30 early on, then 1e10: the last window's mean is 1e10 (by hand), not what prefix sums of
+    # 1e30-sized numbers leave after cancelling (0, which scored an exploded run as reaching zero loss).
+    curve = np.concatenate([np.full(5, 1e30), np.full(20, 1e10)])
+    np.testing.assert_allclose(moving_average(curve, 4)[-1], 1e10)
+    np.testing.assert_allclose(moving_average(curve, 4)[6], (2 * 1e30 + 2 * 1e10) / 4)  # steps 3..6
+    # So such a candidate is slower than a baseline that is at 1/s: the baseline is below 1e10 from step 1.
+    candidate = np.stack([np.r_[np.full(3, 1e30), np.full(7, 1e10)]] * 2)
+    assert speedup(candidate, BASELINE, smoothing=5) == SpeedupResult(1.0 / T, "upper")
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_candidate_diverged_on_one_seed_scores_zero(bad):
     candidate = candidate_ending_at(1 / 20)
