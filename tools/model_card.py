@@ -68,7 +68,10 @@ def results_section(name: str, entry: dict, results: lopt_eval.Results, primary:
     cards = {b: c for b, c in cards.items() if c.tasks}
     lines = [f"### T = {steps:,} steps", ""]
     seeds = len(results.config.get("seeds", []))
-    lines += [f"{len(results.config['tasks'])} tasks, {seeds} seeds. " + " ".join(
+    skipped = results.config.get("skipped_tasks") or {}
+    evaluated = len(results.config["tasks"]) - len(skipped)
+    not_run = f" Not evaluated: {', '.join(sorted(skipped))} (no stored baseline)." if skipped else ""
+    lines += [f"{evaluated} tasks, {seeds} seeds.{not_run} " + " ".join(
         f"Against tuned {b}: {c.line().split(': ', 1)[1]}." for b, c in cards.items()), ""]
     if not cards:
         return lines + ["No baseline was run at this horizon.", ""], {}
@@ -158,7 +161,8 @@ def render(entry_dir: str) -> str:
     lines = [_GENERATED, "", f"# `{name}`", "",
              f"A learned optimizer of architecture `{entry['lopt']}` ({entry['weights']['num_meta_params']:,} "
              f"meta-parameters), {origin}.", "", entry.get("description", ""), ""]
-    loading_steps = known.evaluated[-1] if known.evaluated else (known.known or (1000, 1000))[1]
+    # The example asks for the primary evaluation's horizon (the meta-training one, where it has one).
+    loading_steps = primary or (known.evaluated[-1] if known.evaluated else (known.known or (1000, 1000))[1])
     lines += ["## Use it", "", "```python", "import lopt_pretrained", "",
               f'tx = lopt_pretrained.optax("{name}", num_training_steps={loading_steps})  # an optax '
               "GradientTransformationExtraArgs",

@@ -319,7 +319,7 @@ def test_evaluations_at_other_horizons_are_added_beside_the_primary_one(run):
     card = (directory / "README.md").read_text()
     assert f"### T = {long} steps" in card and f"evaluated at {HORIZON} and {long} steps" in card
     assert f"- T = {long}, against tuned adam: wins 1/1; wins: digits_mlp" in card
-    assert f'lopt_pretrained.optax("mine", num_training_steps={long})' in card
+    assert f'lopt_pretrained.optax("mine", num_training_steps={HORIZON})' in card  # the meta-training horizon
     # Another task at 5H is merged into that horizon's evaluation; one at H into the primary one.
     register(tmp_path, meta_train_dir=None, add_evaluation=True,
              evaluation_dir=[later_evaluation(tmp_path, task="digits_conv", steps=long),
