@@ -14,7 +14,7 @@ import lopt_pretrained
 from lopt_pretrained import horizon_contract, registry
 from lopt_pretrained.flax_msgpack import CheckpointFormatError
 
-NAME = "small_fc_lopt_digits_mlp"  # meta-trained on, and evaluated at, 200-step runs
+NAME = "small_fc_lopt_digits_mlp"  # meta-trained on 200-step runs, evaluated at 200 and 1,000 steps
 X = jax.random.normal(jax.random.PRNGKey(0), (32, 3))
 Y = jnp.sin(X @ jnp.asarray([1.0, -2.0, 0.5]))
 

@@ -77,8 +77,10 @@ def test_strict_makes_it_an_error(tmp_path):
     entry = small_entry(tmp_path)
     with pytest.raises(ValueError, match=r"'tiny' .* asked for a 501-step run, .* range known is 100 steps"):
         lopt_pretrained.optax(entry, 501, strict=True)
-    with pytest.raises(ValueError, match="'small_fc_lopt_digits_mlp' .* asked for a 1,001-step run"):
-        lopt_pretrained.optax("small_fc_lopt_digits_mlp", 1001, strict=True)
+    # A shipped entry too: small_fc_lopt_digits_mlp is evaluated at 200 and 1,000 steps, so 5x the longest is 5,000.
+    lopt_pretrained.optax("small_fc_lopt_digits_mlp", 5000, strict=True)
+    with pytest.raises(ValueError, match="'small_fc_lopt_digits_mlp' .* asked for a 5,001-step run"):
+        lopt_pretrained.optax("small_fc_lopt_digits_mlp", 5001, strict=True)
     unrecorded = small_entry(tmp_path, "unrecorded", evaluated=(), inner_length=None)
     with pytest.raises(ValueError, match="'unrecorded' records no meta-training or evaluation horizon"):
         lopt_pretrained.optax(unrecorded, 100, strict=True)
