@@ -15,12 +15,12 @@ timed again (run), and the run time is given relative to unroll 1.
 import time
 
 import lopt_architectures as la
-import lopt_pretrained
 import lopt_tasks as lt
 from absl import app, flags
 from lopt_eval import runner
 
 import common_flags
+import saved_theta
 
 _TASK = flags.DEFINE_string("task", "digits_conv:channels=8x16", "Task spec (lopt_tasks.task_from_spec).")
 _OPTIMIZERS = flags.DEFINE_list("optimizers", ["adam"], "Hand-designed names (at learning rate 1e-3) and/or "
@@ -37,17 +37,17 @@ def fail(message) -> None:
 
 
 def make_factory(name: str):
-    """A factory of the optimizer `name` names, for runner.train."""
-    if name.startswith("pretrained:"):
-        try:
-            lopt, theta, _ = lopt_pretrained.load(name[len("pretrained:"):])
-        except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
-            fail(f"cannot load {name!r}: {e}")
-        return lambda hyperparameters: lopt.optimizer(theta)
+    """A factory of the optimizer `name` names, for runner.train (θ read by the tools' one reader, saved_theta)."""
     if name in la.HAND_DESIGNED:
         return lambda hyperparameters: la.make_optimizer(name, learning_rate=1e-3)
-    fail(f"unknown optimizer {name!r}: a hand-designed name ({', '.join(sorted(la.HAND_DESIGNED))}) or "
-         "pretrained:<entry>")
+    if not saved_theta.is_registry_entry(name):
+        fail(f"unknown optimizer {name!r}: a hand-designed name ({', '.join(sorted(la.HAND_DESIGNED))}) or "
+             "pretrained:<entry>")
+    try:
+        lopt, theta, _ = saved_theta.load(name)
+    except saved_theta.SavedThetaError as e:
+        fail(f"cannot load {name!r}: {e}")
+    return lambda hyperparameters: lopt.optimizer(theta)
 
 
 def time_unroll(task, factory, unroll: int, steps: int, seeds: int) -> tuple[float, float]:
