@@ -207,10 +207,12 @@ def render(entry_dir: str) -> str:
     lines += ["", "## Known failure modes", ""]
     seen = sorted({(steps, t) for steps, o in outcomes.items() for kinds in o.values() for t in kinds["diverged"]})
     if seen:
-        lines += [f"- diverged (a seed's final loss NaN or infinite) on {task} at T = {steps:,}."
+        lines += [f"- diverged (a seed's final loss NaN, infinite or above its first step's) on {task} "
+                  f"at T = {steps:,}."
                   for steps, task in seen]
     else:
-        lines.append("- no diverged run in the evaluations above (every seed's final loss finite).")
+        lines.append("- no diverged run in the evaluations above (every seed's final loss finite and below its "
+                     "first step's).")
     for steps, outcome in outcomes.items():
         for baseline, kinds in outcome.items():
             if kinds["loss"]:

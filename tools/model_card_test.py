@@ -79,7 +79,7 @@ def test_the_card_says_what_how_licence_horizons_wins_losses_failures_and_how_to
             "losses: digits_autoencoder") in card
     assert "- T = 250, against tuned adam: wins 1/2; wins: digits_autoencoder; diverged: digits_mlp" in card
     assert "| digits_mlp | diverged ± nan | 0.1 ± 0 (lr 1e-02) | 1.50× | 1 seed(s) diverged |" in card
-    assert "- diverged (a seed's final loss NaN or infinite) on digits_mlp at T = 250." in card
+    assert "- diverged (a seed's final loss NaN, infinite or above its first step's) on digits_mlp at T = 250." in card
     assert "- a higher final loss than tuned adam at T = 50 on: digits_autoencoder." in card
     assert "![tiny on digits_mlp at T = 50](digits_mlp.png)" in card
     assert "`results.json`, `results_T250.json`" in card

@@ -10,7 +10,9 @@ Per task, from the candidate's and the tuned baseline's per-seed final losses
   loss that is a logarithm, such as a log-MSE autoencoder, whose ratio of the
   underlying quantities is that); < 1 is better; a diverged candidate
   (a non-finite mean) is +inf;
-- a *diverged run* is a candidate seed whose final loss is not finite.
+- a *diverged run* is a candidate seed whose final loss is not finite or is
+  above its loss at the first step: a run that ended worse than it started
+  has blown up even when its numbers stayed finite (losses of 1e18 are).
 
 Over tasks: the interquartile mean (IQM: the mean of the middle 50% of the
 sorted ratios, robust to a few extreme tasks; Agarwal et al. 2021) with a
@@ -98,6 +100,14 @@ def bootstrap_interval(values, statistic=interquartile_mean, *, samples: int = 2
     return float(np.quantile(stats, tail, method="lower")), float(np.quantile(stats, 1 - tail, method="higher"))
 
 
+def diverged_seeds(train_loss: np.ndarray, steps: int) -> np.ndarray:
+    """[seeds] bool: a seed's final loss (`final_losses`) is not finite or is above its first step's loss."""
+    finals = final_losses(train_loss, steps)
+    start = np.asarray(train_loss, np.float64)[..., 0]
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(finals) | (finals > start)
+
+
 def scorecard(results: Results, *, baseline: str | None = None) -> Scorecard:
     """The scorecard of `results`' candidate against `baseline` (default: its first baseline)."""
     candidate = results.config.get("candidate")
@@ -116,7 +126,7 @@ def scorecard(results: Results, *, baseline: str | None = None) -> Scorecard:
         speed = speedups.get(task)
         scores.append(TaskScore(task, c, c_std, b, b_std, final_loss_ratio(c, b), is_win(c, c_std, b, b_std),
                                 None if speed is None else float(speed["value"]),
-                                int(np.sum(~np.isfinite(per_seed)))))
+                                int(np.sum(diverged_seeds(runs["candidate"].train_loss, steps)))))
     ratios = [s.ratio for s in scores]
     finite_speedups = [s.speedup for s in scores if s.speedup is not None]
     return Scorecard(

@@ -68,3 +68,24 @@ def test_scorecard_of_a_results_file():
     assert card.iqm_ratio == pytest.approx(np.mean([0.5, 1.0, 2.0]))  # of 0.1, 0.5, 1, 2, inf
     assert card.median_speedup == 1.5
     assert "wins 2/5" in card.line() and "diverged runs 1" in card.line()
+
+
+def test_a_run_that_ends_above_where_it_started_diverged():
+    steps = 100
+    t = np.arange(steps, dtype=np.float64)
+    curves = np.stack([
+        2.0 * np.exp(-t / 20),                        # trains: not diverged
+        np.where(t < 50, 2.0 - 0.01 * t, 10.0 ** (t / 6)),  # explodes to 1e16 and stays finite: diverged
+        np.where(t < 99, 2.0 - 0.01 * t, np.nan),      # non-finite at the end: diverged
+        2.0 + 0.005 * t,                               # creeps up past its start: diverged
+        np.where(t < 60, 2.0 + 0.5 * t, 1.0),          # rises, then ends below its start: not diverged
+        -3.0 - 0.01 * t,                               # negative (log) losses going down: not diverged
+    ])
+    np.testing.assert_array_equal(scorecard.diverged_seeds(curves, steps), [False, True, True, True, False, False])
+    # Counted per task on the scorecard.
+    runs = [schema.Run("cand", "t0", "candidate", {}, steps, list(range(6)), curves, 0.01, curves[:, -1]),
+            schema.Run("adam", "t0", "baseline", {}, steps, list(range(6)), np.tile(curves[:1], (6, 1)), 0.01,
+                       np.full(6, curves[0, -1]))]
+    card = scorecard.scorecard(schema.Results({"candidate": "cand", "baselines": ["adam"], "num_steps": steps,
+                                               "tasks": ["t0"]}, runs, []))
+    assert card.tasks[0].diverged == 3 and card.diverged == 3
