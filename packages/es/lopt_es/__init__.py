@@ -8,7 +8,14 @@
 from importlib import resources as _resources
 
 from lopt_es import checkpoint
-from lopt_es.base import GradientEstimator, combine_task_gradients, perturbations
+from lopt_es.base import (
+    FamilyEstimator,
+    GradientEstimator,
+    Metrics,
+    combine_task_gradients,
+    perturbations,
+    pool_metrics,
+)
 from lopt_es.checkpoint import CheckpointError, DamagedCheckpointError
 from lopt_es.curriculum import Curriculum, geometric_lengths
 from lopt_es.distributed import CrossProcessEstimator
@@ -40,12 +47,14 @@ __all__ = [
     "CrossProcessEstimator",
     "Curriculum",
     "EstimatorMixture",
+    "FamilyEstimator",
     "FullES",
     "FullESState",
     "GradientEstimator",
     "MetaLoss",
     "MetaTrainConfig",
     "MetaTrainState",
+    "Metrics",
     "MetricsError",
     "PES",
     "ResumeError",
@@ -62,6 +71,7 @@ __all__ = [
     "member_mesh",
     "meta_train",
     "perturbations",
+    "pool_metrics",
     "read_metrics",
     "save_meta_params",
     "shard_members",

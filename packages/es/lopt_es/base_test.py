@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lopt_es.base import combine_task_gradients, perturbations, slot_keys
+from lopt_es.base import Metrics, combine_task_gradients, es_gradient, perturbations, pool_metrics, slot_keys
 
 
 def test_combine_skips_invalid_tasks_and_can_normalise_each():
@@ -34,3 +34,34 @@ def test_perturbations_depend_only_on_the_global_slot():
     np.testing.assert_allclose(np.std(np.asarray(perturbations(key, {"x": jnp.zeros(10000)}, 1, 0.1)["x"])), 0.1,
                                rtol=0.05)
     assert not np.array_equal(slot_keys(key, 2), slot_keys(key, 2, first_slot=1))
+
+
+def test_metrics_read_as_the_record_of_metrics_jsonl():
+    metrics = Metrics(meta_loss=0.5, inner_loss=1.5, non_finite_tasks=1, scored_tasks=3, restarted_runs=2,
+                      inner_steps=40, group_meta_losses=(0.25, 0.75))
+    assert {**metrics} == {"meta_loss": 0.5, "inner_loss": 1.5, "non_finite_tasks": 1, "scored_tasks": 3,
+                           "restarted_runs": 2, "inner_steps": 40, "group0/meta_loss": 0.25, "group1/meta_loss": 0.75}
+    assert list(metrics)[:2] == ["meta_loss", "inner_loss"] and metrics["inner_steps"] == 40
+
+
+def test_pool_weights_the_meta_loss_by_scored_tasks_and_adds_counts():
+    parts = [Metrics(1.0, 2.0, 0, 1, 1, 10), Metrics(4.0, 6.0, 2, 3, 0, 30), Metrics(float("nan"), 1.0, 4, 0, 4, 5)]
+    pooled = pool_metrics(parts)
+    assert pooled == Metrics(meta_loss=(1 * 1.0 + 3 * 4.0) / 4, inner_loss=3.0, non_finite_tasks=6, scored_tasks=4,
+                             restarted_runs=5, inner_steps=45)
+    assert np.isnan(pool_metrics(parts[2:]).meta_loss)
+
+
+def test_es_gradient_weights_each_direction_by_its_loss_difference():
+    directions = {"w": np.asarray([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]], np.float32)}
+    pos, neg = jnp.asarray([3.0, 1.0, np.nan]), jnp.asarray([1.0, 2.0, 0.0])
+    std = 0.5
+    grad, finite, used, meta = es_gradient(directions, pos, neg, std, normalize=False)
+    expected = ((3.0 - 1.0) * np.asarray([1.0, 2.0]) + (1.0 - 2.0) * np.asarray([3.0, -1.0])) / (2 * std**2) / 2
+    np.testing.assert_allclose(grad["w"], expected, rtol=1e-6)
+    assert list(np.asarray(finite)) == [True, True, False] and int(used) == 2
+    np.testing.assert_allclose(np.asarray(meta)[:2], [2.0, 1.5])
+    grad, finite, used, meta = es_gradient(directions, pos, None, std, normalize=False)
+    np.testing.assert_allclose(grad["w"], (3.0 * np.asarray([1.0, 2.0]) + np.asarray([3.0, -1.0])) / std**2 / 2,
+                               rtol=1e-6)
+    assert int(used) == 2 and np.asarray(meta)[0] == 3.0

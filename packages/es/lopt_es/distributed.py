@@ -20,7 +20,11 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from lopt_es.base import GradientEstimator
+from lopt_es.base import GradientEstimator, Metrics, pool_metrics
+
+# What processes exchange of their `Metrics`: two means, then counts.
+_MEANS = ("meta_loss", "inner_loss")
+_COUNTS = ("non_finite_tasks", "scored_tasks", "restarted_runs", "inner_steps")
 
 
 def initialize(coordinator_address: str, num_processes: int, process_id: int) -> None:
@@ -43,6 +47,10 @@ class CrossProcessEstimator(GradientEstimator):
     process_id: int | None = None  # defaults to jax.process_index()
     num_processes: int | None = None  # defaults to jax.process_count()
 
+    @property
+    def num_tasks(self) -> int:
+        return self.estimator.num_tasks
+
     def local(self) -> Any:
         p = jax.process_index() if self.process_id is None else self.process_id
         count = jax.process_count() if self.num_processes is None else self.num_processes
@@ -54,27 +62,20 @@ class CrossProcessEstimator(GradientEstimator):
     def init(self, key: jax.Array, theta: Any) -> Any:
         return self.local().init(key, theta)
 
-    def estimate(self, state: Any, theta: Any, key: jax.Array):
+    def estimate(self, state: Any, theta: Any, key: jax.Array) -> tuple[Any, Any, Metrics]:
         local = self.local()
         grad, state, metrics = local.estimate(state, theta, key)
-        used = metrics["scored_tasks"]
+        used = metrics.scored_tasks
         leaves, treedef = jax.tree_util.tree_flatten(grad)
         local_sum = [np.asarray(x, np.float64) * used for x in leaves]
-        summary = np.asarray([used, metrics["meta_loss"] * used if used else 0.0, metrics["inner_loss"],
-                              metrics["non_finite_tasks"], metrics["restarted_runs"], metrics["inner_steps"]],
-                             np.float64)
+        # As bits: without jax_enable_x64 the exchange would round float64 to float32.
+        summary = np.asarray([getattr(metrics, name) for name in _MEANS + _COUNTS], np.float64).view(np.uint32)
         gathered = multihost_utils.process_allgather([summary] + local_sum)
-        summaries, sums = gathered[0], gathered[1:]
-        total = summaries[:, 0].sum()
+        summaries, sums = np.ascontiguousarray(gathered[0]).view(np.float64), gathered[1:]
+        pooled = pool_metrics([
+            Metrics(**{name: float(v) for name, v in zip(_MEANS, row)},
+                    **{name: int(v) for name, v in zip(_COUNTS, row[len(_MEANS):])}) for row in summaries])
         grad = treedef.unflatten([
-            (s.sum(axis=0) / max(total, 1.0)).astype(np.asarray(x).dtype) for s, x in zip(sums, leaves)
+            (s.sum(axis=0) / max(pooled.scored_tasks, 1.0)).astype(np.asarray(x).dtype) for s, x in zip(sums, leaves)
         ])
-        metrics = {
-            "meta_loss": float(summaries[:, 1].sum() / total) if total else float("nan"),
-            "inner_loss": float(np.mean(summaries[:, 2])),
-            "non_finite_tasks": int(summaries[:, 3].sum()),
-            "scored_tasks": int(total),
-            "restarted_runs": int(summaries[:, 4].sum()),
-            "inner_steps": int(summaries[:, 5].sum()),
-        }
-        return jax.tree_util.tree_map(jax.numpy.asarray, grad), state, metrics
+        return jax.tree_util.tree_map(jax.numpy.asarray, grad), state, pooled

@@ -19,22 +19,21 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import lopt_architectures as la
-import lopt_tasks as lt
 import numpy as np
 
 from lopt_es import data as data_lib
 from lopt_es import unroll as unroll_lib
 from lopt_es.base import (
-    GradientEstimator,
+    FamilyEstimator,
+    Metrics,
     add_batched,
-    combine_task_gradients,
     data_source,
-    diverged_members,
+    es_gradient,
+    estimate_metrics,
+    failed_tasks,
     perturbations,
     slot_keys,
 )
-from lopt_es.meta_loss import MetaLoss
 from lopt_es.sharding import shard_members
 
 
@@ -42,27 +41,18 @@ class FullESState(NamedTuple):
     estimates: np.ndarray  # estimates made so far: the run number of every slot's data stream
 
 
-@dataclasses.dataclass(frozen=True)
-class FullES(GradientEstimator):
-    """Antithetic ES on full unrolls of freshly sampled tasks."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FullES(FamilyEstimator):
+    """Antithetic ES on full unrolls of freshly sampled tasks (fields: `FamilyEstimator`'s and these)."""
 
-    lopt: la.LearnedOptimizer
-    family: lt.TaskFamily
-    num_tasks: int = 8
     inner_length: int = 100
     steps_per_call: int = 50
-    std: float = 0.01
-    meta_loss: MetaLoss = MetaLoss()
     antithetic: bool = True
-    per_task_normalization: bool = False
-    data_seed: int = 0
-    mesh: Any = None  # a `sharding.member_mesh()` spreads the meta-batch over devices
-    slot_offset: int = 0  # global index of this estimator's first slot (for a meta-batch split over processes)
 
     def init(self, key: jax.Array, theta: Any) -> FullESState:
         return FullESState(estimates=np.asarray(0, np.int64))
 
-    def estimate(self, state: FullESState, theta: Any, key: jax.Array):
+    def estimate(self, state: FullESState, theta: Any, key: jax.Array) -> tuple[Any, FullESState, Metrics]:
         n = self.num_tasks
         structure_key, values_key, runs_key, eps_key = jax.random.split(key, 4)
         structure = self.family.sample_structure(structure_key)
@@ -101,27 +91,11 @@ class FullES(GradientEstimator):
             cursor = cursor._replace(inner_step=cursor.inner_step + steps)
             done += steps
         meta = self.meta_loss.reduce(jnp.concatenate(objectives))
-        if self.antithetic:
-            meta_pos, meta_neg = meta[:n], meta[n:]
-            finite = jnp.isfinite(meta_pos) & jnp.isfinite(meta_neg)
-            weight = jnp.where(finite, meta_pos - meta_neg, 0.0) / (2 * self.std**2)
-            mean_meta = (meta_pos + meta_neg) / 2
-        else:
-            finite = jnp.isfinite(meta)
-            weight = jnp.where(finite, meta, 0.0) / self.std**2
-            mean_meta = meta
-        per_task = jax.tree_util.tree_map(lambda e: jnp.reshape(weight, (-1,) + (1,) * (e.ndim - 1)) * e, eps)
-        grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
+        meta_pos, meta_neg = (meta[:n], meta[n:]) if self.antithetic else (meta, None)
+        grad, finite, used, task_meta = es_gradient(eps, meta_pos, meta_neg, self.std, self.per_task_normalization)
         all_losses = jnp.concatenate(losses)
-        diverged = diverged_members(all_losses).reshape(copies, n).any(axis=0)
-        metrics = {
-            "meta_loss": float(jnp.mean(mean_meta[finite])) if used else float("nan"),
-            "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(all_losses), all_losses, jnp.nan))),
-            "non_finite_tasks": int((~np.asarray(finite) | diverged).sum()),
-            "scored_tasks": int(used),
-            "restarted_runs": n,
-            "inner_steps": int(copies * n * self.inner_length),
-        }
+        metrics = estimate_metrics(task_meta, finite, used, all_losses, failed_tasks(finite, all_losses, n),
+                                   restarted_runs=n, inner_steps=copies * n * self.inner_length)
         return grad, FullESState(estimates=np.asarray(int(state.estimates) + 1, np.int64)), metrics
 
 

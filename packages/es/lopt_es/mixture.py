@@ -17,12 +17,11 @@ states, so checkpoints and exact resumption work as for one estimator.
 """
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from lopt_es.base import GradientEstimator, MetaParams
+from lopt_es.base import GradientEstimator, MetaParams, Metrics, pool_metrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,9 +29,8 @@ class EstimatorMixture(GradientEstimator):
     """Several estimators (e.g. PES on different task families) as one.
 
     Attributes:
-      estimators: the groups; each must report `num_tasks` and the metrics
-        `meta_loss`, `scored_tasks` (as `PES`, `TruncatedES`,
-        `TruncatedBPTT` and `FullES` do).
+      estimators: the groups (`PES`, `TruncatedES`, `TruncatedBPTT`,
+        `FullES`, or any `GradientEstimator`).
     """
 
     estimators: tuple[GradientEstimator, ...]
@@ -41,8 +39,9 @@ class EstimatorMixture(GradientEstimator):
         if not self.estimators:
             raise ValueError("EstimatorMixture needs at least one estimator.")
         for i, estimator in enumerate(self.estimators):
-            if not hasattr(estimator, "num_tasks"):
-                raise ValueError(f"EstimatorMixture: estimator {i} ({type(estimator).__name__}) has no num_tasks.")
+            if not isinstance(estimator, GradientEstimator):
+                raise TypeError(f"EstimatorMixture: estimator {i} ({type(estimator).__name__}) is not a "
+                                "lopt_es.GradientEstimator.")
 
     @property
     def num_tasks(self) -> int:
@@ -51,28 +50,20 @@ class EstimatorMixture(GradientEstimator):
     def init(self, key: jax.Array, theta: MetaParams) -> tuple:
         return tuple(e.init(jax.random.fold_in(key, i), theta) for i, e in enumerate(self.estimators))
 
-    def estimate(self, state: tuple, theta: MetaParams, key: jax.Array) -> tuple[MetaParams, tuple, dict]:
+    def estimate(self, state: tuple, theta: MetaParams, key: jax.Array) -> tuple[MetaParams, tuple, Metrics]:
         if len(state) != len(self.estimators):
             raise ValueError(f"EstimatorMixture: state has {len(state)} groups, the mixture {len(self.estimators)}.")
-        grads, states, used, group_metrics = [], [], [], []
+        grads, states, group_metrics = [], [], []
         for i, (estimator, group_state) in enumerate(zip(self.estimators, state)):
             grad, group_state, metrics = estimator.estimate(group_state, theta, jax.random.fold_in(key, i))
             grads.append(grad)
             states.append(group_state)
-            used.append(int(metrics["scored_tasks"]))
             group_metrics.append(metrics)
-        total = sum(used)
-        weights = [n / total if total else 0.0 for n in used]
+        metrics = dataclasses.replace(pool_metrics(group_metrics),
+                                      group_meta_losses=tuple(m.meta_loss for m in group_metrics))
+        total = metrics.scored_tasks
+        weights = [m.scored_tasks / total if total else 0.0 for m in group_metrics]
         grad = jax.tree_util.tree_map(lambda *gs: sum(w * g for w, g in zip(weights, gs) if w), *grads)
         if not total:  # every task failed: a zero gradient, as a single estimator gives
             grad = jax.tree_util.tree_map(jnp.zeros_like, theta)
-        metrics = {
-            "meta_loss": (sum(n * m["meta_loss"] for n, m in zip(used, group_metrics) if n) / total
-                          if total else float("nan")),
-            "inner_loss": sum(m["inner_loss"] for m in group_metrics) / len(group_metrics),
-        }
-        for name in ("non_finite_tasks", "scored_tasks", "restarted_runs", "inner_steps"):
-            metrics[name] = sum(int(m.get(name, 0)) for m in group_metrics)
-        for i, m in enumerate(group_metrics):
-            metrics[f"group{i}/meta_loss"] = m["meta_loss"]
         return grad, tuple(states), metrics

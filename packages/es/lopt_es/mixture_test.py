@@ -105,6 +105,8 @@ def test_state_survives_a_checkpoint_and_continues_identically(tmp_path):
 def test_rejects_empty_and_mismatched_state():
     with pytest.raises(ValueError, match="at least one"):
         EstimatorMixture(())
+    with pytest.raises(TypeError, match=r"estimator 1 \(dict\) is not a lopt_es.GradientEstimator"):
+        EstimatorMixture((tbptt(TASK_A, 1), {"num_tasks": 1}))
     mixture = EstimatorMixture((tbptt(TASK_A, 1), tbptt(TASK_B, 1)))
     state = mixture.init(jax.random.PRNGKey(0), THETA)
     with pytest.raises(ValueError, match="2 groups"):

@@ -37,22 +37,22 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import lopt_architectures as la
-import lopt_tasks as lt
 import numpy as np
 
 from lopt_es import data as data_lib
 from lopt_es import unroll as unroll_lib
 from lopt_es.base import (
-    GradientEstimator,
+    FamilyEstimator,
+    Metrics,
     add_batched,
     combine_task_gradients,
     data_source,
-    diverged_members,
+    es_gradient,
+    estimate_metrics,
+    failed_tasks,
     perturbations,
     slot_keys,
 )
-from lopt_es.meta_loss import MetaLoss
 from lopt_es.sharding import shard_members
 
 
@@ -69,23 +69,14 @@ class TruncatedState(NamedTuple):
     cursor: data_lib.Cursor
 
 
-@dataclasses.dataclass(frozen=True)
-class _Truncated(GradientEstimator):
-    """Configuration shared by the truncated estimators."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Truncated(FamilyEstimator):
+    """Configuration of the truncated estimators: `FamilyEstimator`'s fields and these."""
 
-    lopt: la.LearnedOptimizer
-    family: lt.TaskFamily
-    num_tasks: int = 8
-    trunc_length: int = 20
     inner_length: int = 2000
+    trunc_length: int = 20
     min_inner_length: int | None = None  # if set: run lengths log-uniform in [min_inner_length, inner_length]
-    std: float = 0.01
-    meta_loss: MetaLoss = MetaLoss()
     stagger: bool = True
-    per_task_normalization: bool = False
-    data_seed: int = 0
-    mesh: Any = None  # a `sharding.member_mesh()` spreads the meta-batch over devices
-    slot_offset: int = 0  # global index of this estimator's first slot (for a meta-batch split over processes)
 
     def __post_init__(self):
         if self.inner_length % self.trunc_length:
@@ -217,12 +208,11 @@ def _split2(tree: Any, n: int) -> tuple[Any, Any]:
     return jax.tree_util.tree_map(lambda x: x[:n], tree), jax.tree_util.tree_map(lambda x: x[n:], tree)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class _AntitheticTruncated(_Truncated):
-    def _gradient_direction(self, state: TruncatedState, eps: Any) -> Any:
-        raise NotImplementedError
+    """PES and truncated ES: a θ + ε_i and a θ − ε_i run in every slot."""
 
-    def estimate(self, state: TruncatedState, theta: Any, key: jax.Array):
+    def estimate(self, state: TruncatedState, theta: Any, key: jax.Array) -> tuple[Any, TruncatedState, Metrics]:
         structure = self.structure(state)
         n = self.num_tasks
         eps = perturbations(key, theta, n, self.std, self.slot_offset)
@@ -239,49 +229,38 @@ class _AntitheticTruncated(_Truncated):
         )
         pos, neg = _split2(states, n)
         meta = self.meta_loss.reduce(objectives)
-        meta_pos, meta_neg = meta[:n], meta[n:]
-        finite = jnp.isfinite(meta_pos) & jnp.isfinite(meta_neg)
-        diverged = diverged_members(losses)
-        diverged = diverged[:n] | diverged[n:]
         accumulator = state.accumulator
         if self.accumulates:
             accumulator = jax.tree_util.tree_map(jnp.add, accumulator, eps)
         direction = accumulator if self.accumulates else eps
-        delta = jnp.where(finite, meta_pos - meta_neg, 0.0) / (2 * self.std**2)
-        per_task = jax.tree_util.tree_map(lambda d: jnp.reshape(delta, (-1,) + (1,) * (d.ndim - 1)) * d, direction)
-        grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
-        failed = ~np.asarray(finite) | diverged
+        grad, finite, used, task_meta = es_gradient(direction, meta[:n], meta[n:], self.std,
+                                                    self.per_task_normalization)
+        failed = failed_tasks(finite, losses, n)
         new_state = state._replace(pos=pos, neg=neg, accumulator=accumulator, cursor=self._advance(state, failed))
-        metrics = {
-            "meta_loss": float(jnp.mean(((meta_pos + meta_neg) / 2)[finite])) if used else float("nan"),
-            "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(losses), losses, jnp.nan))),
-            "non_finite_tasks": int(failed.sum()),
-            "scored_tasks": int(used),
-            "restarted_runs": int(restarted.sum()),
-            "inner_steps": int(2 * n * self.trunc_length),
-        }
+        metrics = estimate_metrics(task_meta, finite, used, losses, failed, restarted_runs=restarted.sum(),
+                                   inner_steps=2 * n * self.trunc_length)
         return grad, new_state, metrics
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class PES(_AntitheticTruncated):
     """Persistent evolution strategies: unbiased gradients from truncated, persistent unrolls."""
 
     accumulates: bool = dataclasses.field(default=True, init=False, repr=False)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TruncatedES(_AntitheticTruncated):
     """Antithetic ES on each truncation alone: biased, as it ignores θ's effect on the state."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TruncatedBPTT(_Truncated):
     """The analytic gradient of each truncation's meta-loss (states enter as constants)."""
 
     antithetic: bool = dataclasses.field(default=False, init=False, repr=False)
 
-    def estimate(self, state: TruncatedState, theta: Any, key: jax.Array):
+    def estimate(self, state: TruncatedState, theta: Any, key: jax.Array) -> tuple[Any, TruncatedState, Metrics]:
         structure = self.structure(state)
         state, restarted = self._restart(state, structure, (theta, None, False))
         batches, valid = self._batches(state, structure)
@@ -295,15 +274,9 @@ class TruncatedBPTT(_Truncated):
             jnp.stack([jnp.all(jnp.isfinite(jnp.reshape(g, (g.shape[0], -1))), axis=1)
                        for g in jax.tree_util.tree_leaves(per_task)]), axis=0)
         grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
-        failed = ~np.asarray(finite) | diverged_members(losses)
-        metrics = {
-            "meta_loss": float(jnp.mean(meta[finite])) if used else float("nan"),
-            "inner_loss": float(jnp.nanmean(jnp.where(jnp.isfinite(losses), losses, jnp.nan))),
-            "non_finite_tasks": int(failed.sum()),
-            "scored_tasks": int(used),
-            "restarted_runs": int(restarted.sum()),
-            "inner_steps": int(self.num_tasks * self.trunc_length),
-        }
+        failed = failed_tasks(finite, losses, self.num_tasks)
+        metrics = estimate_metrics(meta, finite, used, losses, failed, restarted_runs=restarted.sum(),
+                                   inner_steps=self.num_tasks * self.trunc_length)
         return grad, state._replace(pos=states, cursor=self._advance(state, failed)), metrics
 
 
