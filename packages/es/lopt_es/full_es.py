@@ -12,6 +12,14 @@ E_ε[M(θ + ε)] (with `kind="final"`, the final loss, as VeLO targets). With
 unbiased too but far noisier; it is kept to show what antithetic pairs buy.
 The run is unrolled `steps_per_call` steps per compiled call, so the batches
 held in memory stay small.
+
+Each estimate draws its structure afresh. The initialisation and the unroll
+are compiled once per structure (it is a static argument of their `jax.jit`)
+and reused whenever the family draws that structure again
+(`full_es_test.py` counts the traces); a family whose structures seldom
+repeat — mlp, autoencoder and vae draw a new one nearly every time, more so
+augmented — compiles at nearly every estimate, which the truncated
+estimators, holding one structure per group, avoid.
 """
 
 import dataclasses
