@@ -17,7 +17,8 @@ fields through `FamilyEstimator`.
 
 import abc
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -103,6 +104,18 @@ class GradientEstimator(abc.ABC):
     def estimate(self, state: Any, theta: MetaParams, key: jax.Array) -> tuple[MetaParams, Any, Metrics]:
         """(meta-gradient, next state, metrics)."""
 
+    def start(self, state: Any, theta: MetaParams, key: jax.Array) -> Callable[[], tuple[MetaParams, Any, Metrics]]:
+        """Begins `estimate(state, theta, key)`: returns the function that completes it and returns its result.
+
+        Estimators that can queue their device work here and wait for it only
+        in the returned function, so that estimates started together
+        (`EstimatorMixture`'s groups) overlap one's host work (data, dispatch)
+        with another's inner training. By default the whole estimate is made
+        here.
+        """
+        result = self.estimate(state, theta, key)
+        return lambda: result
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FamilyEstimator(GradientEstimator):
@@ -134,10 +147,35 @@ class FamilyEstimator(GradientEstimator):
     mesh: Any = None
     slot_offset: int = 0
 
+    def estimate(self, state: Any, theta: MetaParams, key: jax.Array) -> tuple[MetaParams, Any, Metrics]:
+        return self.start(state, theta, key)()
+
+    @abc.abstractmethod
+    def start(self, state: Any, theta: MetaParams, key: jax.Array) -> Callable[[], tuple[MetaParams, Any, Metrics]]:
+        """Queues the estimate's device work; the returned function waits for it (see `GradientEstimator.start`)."""
+
 
 def slot_keys(key: jax.Array, num: int, first_slot: int = 0) -> jax.Array:
     """One key per task slot, fold_in(key, slot): slot s gets the same key however slots are split."""
     return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(first_slot, first_slot + num))
+
+
+# The helpers an estimate calls on θ-shaped trees run compiled: op by op, their dispatch, not the inner
+# training, was most of a small group's estimate (an 8-group mixture of 1-task PES groups ran at 0.2-0.3 of
+# one 8-task group). Each compiled function computes bit for bit what the ops did one by one. Where XLA would
+# not (it merges constant factors, rounds a product fused into the sum that consumes it once, and may sum a
+# fused input in another order), the step is a call of its own or stays op by op.
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _standard_normals(key: jax.Array, theta: MetaParams, num: int, first_slot: int) -> MetaParams:
+    leaves, treedef = jax.tree_util.tree_flatten(theta)
+
+    def one(slot_key):
+        keys = jax.random.split(slot_key, len(leaves))
+        return [jax.random.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)]
+
+    return treedef.unflatten(jax.vmap(one)(slot_keys(key, num, first_slot)))
 
 
 def perturbations(key: jax.Array, theta: MetaParams, num: int, std: float, first_slot: int = 0) -> MetaParams:
@@ -146,15 +184,19 @@ def perturbations(key: jax.Array, theta: MetaParams, num: int, std: float, first
     Slot s's ε depends only on (key, s), so a meta-batch split over
     processes draws the same perturbations as one process.
     """
-    leaves, treedef = jax.tree_util.tree_flatten(theta)
-
-    def one(slot_key):
-        keys = jax.random.split(slot_key, len(leaves))
-        return [std * jax.random.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)]
-
-    return treedef.unflatten(jax.vmap(one)(slot_keys(key, num, first_slot)))
+    normals = _standard_normals(key, theta, num, first_slot)
+    # σ multiplies in a call of its own: in the draw's, XLA would merge it with the normal's √2 (an ulp apart).
+    # It is rounded to each leaf's dtype as a Python number would be.
+    return _scale(normals, [np.asarray(std, x.dtype) for x in jax.tree_util.tree_leaves(normals)])
 
 
+@jax.jit
+def _scale(tree: MetaParams, factors: list[jax.Array]) -> MetaParams:
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef.unflatten([f * x for f, x in zip(factors, leaves)])
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
 def add_batched(theta: MetaParams, deltas: MetaParams, sign: float = 1.0) -> MetaParams:
     """θ + sign·δ_i for every i: leaves [num, ...]."""
     return jax.tree_util.tree_map(lambda t, d: t[None] + sign * d, theta, deltas)
@@ -162,7 +204,7 @@ def add_batched(theta: MetaParams, deltas: MetaParams, sign: float = 1.0) -> Met
 
 def diverged_members(losses: jax.Array) -> np.ndarray:
     """[T, M] inner losses → [M]: whether a member's loss was ever non-finite (its run diverged)."""
-    return ~np.asarray(jnp.all(jnp.isfinite(losses), axis=0))
+    return ~np.isfinite(np.asarray(losses)).all(axis=0)
 
 
 def failed_tasks(finite: jax.Array, losses: jax.Array, num_tasks: int) -> np.ndarray:
@@ -171,36 +213,50 @@ def failed_tasks(finite: jax.Array, losses: jax.Array, num_tasks: int) -> np.nda
 
 
 def es_gradient(
-    directions: MetaParams, meta_pos: jax.Array, meta_neg: jax.Array | None, std: float, normalize: bool
+    directions: MetaParams, meta: jax.Array, std: float, normalize: bool, antithetic: bool = True
 ) -> tuple[MetaParams, jax.Array, jax.Array, jax.Array]:
-    """The ES gradient from each task's meta-loss with θ + ε_i (and, antithetic, with θ − ε_i).
+    """The ES gradient from the meta-losses of N tasks' runs with θ + ε_i (and, antithetic, with θ − ε_i).
 
     Antithetic: g = mean_i (M(θ + ε_i) − M(θ − ε_i)) / (2σ²) · d_i; else
     g = mean_i M(θ + ε_i) / σ² · d_i; d_i is ε_i, or PES's Σ ε. A task whose
     meta-loss is not finite gets weight 0 (`combine_task_gradients`).
 
+    Args:
+      directions: d_i, leaves [N, ...].
+      meta: [2N] antithetic, the θ + ε runs then the θ − ε runs; else [N].
+
     Returns:
       (gradient, which tasks were finite [N], how many entered, each task's meta-loss [N]:
       the mean of the pair's).
     """
-    if meta_neg is None:
-        finite = jnp.isfinite(meta_pos)
-        weight = jnp.where(finite, meta_pos, 0.0) / std**2
-        meta = meta_pos
-    else:
-        finite = jnp.isfinite(meta_pos) & jnp.isfinite(meta_neg)
-        weight = jnp.where(finite, meta_pos - meta_neg, 0.0) / (2 * std**2)
-        meta = (meta_pos + meta_neg) / 2
-    per_task = jax.tree_util.tree_map(lambda d: jnp.reshape(weight, (-1,) + (1,) * (d.ndim - 1)) * d, directions)
+    # The divisor is a float32 argument, as it was when the ops ran one by one; a constant would be folded.
+    divisor = jnp.float32(2 * std**2 if antithetic else std**2)
+    per_task, finite, task_meta = _es_task_gradients(directions, meta, divisor, antithetic)
     grad, used = combine_task_gradients(per_task, finite, normalize)
-    return grad, finite, used, meta
+    return grad, finite, used, task_meta
+
+
+@functools.partial(jax.jit, static_argnums=(3,))
+def _es_task_gradients(directions: MetaParams, meta: jax.Array, divisor: jax.Array, antithetic: bool):
+    if antithetic:
+        n = jax.tree_util.tree_leaves(directions)[0].shape[0]
+        meta_pos, meta_neg = meta[:n], meta[n:]
+        finite = jnp.isfinite(meta_pos) & jnp.isfinite(meta_neg)
+        weight = jnp.where(finite, meta_pos - meta_neg, 0.0) / divisor
+        meta = (meta_pos + meta_neg) / 2
+    else:
+        finite = jnp.isfinite(meta)
+        weight = jnp.where(finite, meta, 0.0) / divisor
+    per_task = jax.tree_util.tree_map(lambda d: jnp.reshape(weight, (-1,) + (1,) * (d.ndim - 1)) * d, directions)
+    return per_task, finite, meta
 
 
 def estimate_metrics(meta: jax.Array, scored: jax.Array, used: jax.Array, losses: jax.Array, failed: np.ndarray,
                      restarted_runs: int, inner_steps: int) -> Metrics:
     """An estimate's `Metrics` from its tasks' meta-losses [N], which were scored, and its inner losses."""
+    # The scored meta-losses are selected on the host: jax would wait for them too, and take longer.
     return Metrics(
-        meta_loss=float(jnp.mean(meta[scored])) if used else float("nan"),
+        meta_loss=float(jnp.mean(np.asarray(meta)[np.asarray(scored)])) if used else float("nan"),
         inner_loss=float(jnp.nanmean(jnp.where(jnp.isfinite(losses), losses, jnp.nan))),
         non_finite_tasks=int(failed.sum()),
         scored_tasks=int(used),
@@ -218,23 +274,49 @@ def combine_task_gradients(
     §3.3), so tasks with large losses do not dominate. Returns the gradient
     and the number of tasks used; with none, the gradient is zero.
     """
-    is_valid = valid.astype(bool)
+    if not normalize:
+        return _combine(per_task, valid)
+    # Products and sums in separate calls, the squared norms summed op by op: see the note above _standard_normals.
+    sq = sum(jnp.sum(x, axis=1) for x in _squares(per_task))
+    weighted, count = _normalized(per_task, valid, sq)
+    return _sum_over_tasks(weighted, count), count
+
+
+@jax.jit
+def _combine(per_task: MetaParams, valid: jax.Array) -> tuple[MetaParams, jax.Array]:
     valid = valid.astype(jnp.float32)
-    if normalize:
-        sq = sum(jnp.sum(jnp.reshape(x, (x.shape[0], -1)) ** 2, axis=1) for x in jax.tree_util.tree_leaves(per_task))
-        # An invalid task's NaN norm must not reach the weights (0·NaN is NaN).
-        scale = jax.lax.rsqrt(jnp.maximum(jnp.where(is_valid, sq, 1.0), 1e-30))
-    else:
-        scale = jnp.ones_like(valid)
-    weights = jnp.where(is_valid, scale, 0.0)
     count = jnp.sum(valid)
 
     def mean(x):
         safe = jnp.where(jnp.reshape(valid, (-1,) + (1,) * (x.ndim - 1)) > 0, x, 0.0)
-        w = jnp.reshape(weights, (-1,) + (1,) * (x.ndim - 1))
-        return jnp.sum(safe * w, axis=0) / jnp.maximum(count, 1.0)
+        return jnp.sum(safe, axis=0) / jnp.maximum(count, 1.0)
 
     return jax.tree_util.tree_map(mean, per_task), count
+
+
+@jax.jit
+def _squares(per_task: MetaParams) -> list[jax.Array]:
+    return [jnp.reshape(x, (x.shape[0], -1)) ** 2 for x in jax.tree_util.tree_leaves(per_task)]
+
+
+@jax.jit
+def _normalized(per_task: MetaParams, valid: jax.Array, sq: jax.Array) -> tuple[MetaParams, jax.Array]:
+    """Each task's gradient over its norm (0 for an invalid task), and how many tasks are valid."""
+    is_valid = valid.astype(bool)
+    valid = valid.astype(jnp.float32)
+    # An invalid task's NaN norm must not reach the weights (0·NaN is NaN).
+    weights = jnp.where(is_valid, jax.lax.rsqrt(jnp.maximum(jnp.where(is_valid, sq, 1.0), 1e-30)), 0.0)
+
+    def weigh(x):
+        safe = jnp.where(jnp.reshape(valid, (-1,) + (1,) * (x.ndim - 1)) > 0, x, 0.0)
+        return safe * jnp.reshape(weights, (-1,) + (1,) * (x.ndim - 1))
+
+    return jax.tree_util.tree_map(weigh, per_task), jnp.sum(valid)
+
+
+@jax.jit
+def _sum_over_tasks(weighted: MetaParams, count: jax.Array) -> MetaParams:
+    return jax.tree_util.tree_map(lambda x: jnp.sum(x, axis=0) / jnp.maximum(count, 1.0), weighted)
 
 
 def data_source(family: lt.TaskFamily, structure: Any, values: dict, split: str):

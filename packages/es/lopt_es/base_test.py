@@ -56,12 +56,12 @@ def test_es_gradient_weights_each_direction_by_its_loss_difference():
     directions = {"w": np.asarray([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]], np.float32)}
     pos, neg = jnp.asarray([3.0, 1.0, np.nan]), jnp.asarray([1.0, 2.0, 0.0])
     std = 0.5
-    grad, finite, used, meta = es_gradient(directions, pos, neg, std, normalize=False)
+    grad, finite, used, meta = es_gradient(directions, jnp.concatenate([pos, neg]), std, normalize=False)
     expected = ((3.0 - 1.0) * np.asarray([1.0, 2.0]) + (1.0 - 2.0) * np.asarray([3.0, -1.0])) / (2 * std**2) / 2
     np.testing.assert_allclose(grad["w"], expected, rtol=1e-6)
     assert list(np.asarray(finite)) == [True, True, False] and int(used) == 2
     np.testing.assert_allclose(np.asarray(meta)[:2], [2.0, 1.5])
-    grad, finite, used, meta = es_gradient(directions, pos, None, std, normalize=False)
+    grad, finite, used, meta = es_gradient(directions, pos, std, normalize=False, antithetic=False)
     np.testing.assert_allclose(grad["w"], (3.0 * np.asarray([1.0, 2.0]) + np.asarray([3.0, -1.0])) / std**2 / 2,
                                rtol=1e-6)
     assert int(used) == 2 and np.asarray(meta)[0] == 3.0

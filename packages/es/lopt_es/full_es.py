@@ -23,6 +23,7 @@ estimators, holding one structure per group, avoid.
 """
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -60,7 +61,7 @@ class FullES(FamilyEstimator):
     def init(self, key: jax.Array, theta: Any) -> FullESState:
         return FullESState(estimates=np.asarray(0, np.int64))
 
-    def estimate(self, state: FullESState, theta: Any, key: jax.Array) -> tuple[Any, FullESState, Metrics]:
+    def start(self, state: FullESState, theta: Any, key: jax.Array) -> Callable[[], tuple]:
         n = self.num_tasks
         structure_key, values_key, runs_key, eps_key = jax.random.split(key, 4)
         structure = self.family.sample_structure(structure_key)
@@ -99,12 +100,15 @@ class FullES(FamilyEstimator):
             cursor = cursor._replace(inner_step=cursor.inner_step + steps)
             done += steps
         meta = self.meta_loss.reduce(jnp.concatenate(objectives))
-        meta_pos, meta_neg = (meta[:n], meta[n:]) if self.antithetic else (meta, None)
-        grad, finite, used, task_meta = es_gradient(eps, meta_pos, meta_neg, self.std, self.per_task_normalization)
+        grad, finite, used, task_meta = es_gradient(eps, meta, self.std, self.per_task_normalization, self.antithetic)
         all_losses = jnp.concatenate(losses)
-        metrics = estimate_metrics(task_meta, finite, used, all_losses, failed_tasks(finite, all_losses, n),
-                                   restarted_runs=n, inner_steps=copies * n * self.inner_length)
-        return grad, FullESState(estimates=np.asarray(int(state.estimates) + 1, np.int64)), metrics
+
+        def finish() -> tuple[Any, FullESState, Metrics]:
+            metrics = estimate_metrics(task_meta, finite, used, all_losses, failed_tasks(finite, all_losses, n),
+                                       restarted_runs=n, inner_steps=copies * n * self.inner_length)
+            return grad, FullESState(estimates=np.asarray(int(state.estimates) + 1, np.int64)), metrics
+
+        return finish
 
 
 def _tile(batches: Any, copies: int) -> Any:

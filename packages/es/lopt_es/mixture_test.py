@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lopt_es import checkpoint
+from lopt_es.base import GradientEstimator, Metrics
 from lopt_es.meta_loss import MetaLoss
 from lopt_es.mixture import EstimatorMixture
 from lopt_es.testing import LearnedLR, QuadraticTask, quadratic_losses
@@ -111,3 +112,39 @@ def test_rejects_empty_and_mismatched_state():
     state = mixture.init(jax.random.PRNGKey(0), THETA)
     with pytest.raises(ValueError, match="2 groups"):
         EstimatorMixture((tbptt(TASK_A, 1),)).estimate(state, THETA, jax.random.PRNGKey(1))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Recorder(GradientEstimator):
+    """A group that reports when it is started and completed, with a fixed gradient of one scored task."""
+
+    name: str
+    value: float
+    log: list
+
+    @property
+    def num_tasks(self):
+        return 1
+
+    def init(self, key, theta):
+        return ()
+
+    def estimate(self, state, theta, key):
+        return self.start(state, theta, key)()
+
+    def start(self, state, theta, key):
+        self.log.append(("start", self.name))
+
+        def finish():
+            self.log.append(("finish", self.name))
+            return {"log_lr": jnp.asarray(self.value)}, state, Metrics(self.value, 0.0, 0, 1, 0, 1)
+
+        return finish
+
+
+def test_groups_are_all_started_before_any_is_completed():
+    log = []
+    mixture = EstimatorMixture((Recorder("a", 1.0, log), Recorder("b", 4.0, log)))
+    grad, _, metrics = mixture.estimate(mixture.init(jax.random.PRNGKey(0), THETA), THETA, jax.random.PRNGKey(1))
+    assert log == [("start", "a"), ("start", "b"), ("finish", "a"), ("finish", "b")]
+    assert float(grad["log_lr"]) == 2.5 and metrics["meta_loss"] == 2.5 and metrics["group1/meta_loss"] == 4.0

@@ -32,7 +32,8 @@ the gradient, unless the meta-loss scores non-finite losses
 """
 
 import dataclasses
-from collections.abc import Hashable
+import functools
+from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple
 
 import jax
@@ -196,23 +197,49 @@ class _Truncated(FamilyEstimator):
         return cursor._replace(inner_step=inner_step)
 
 
+# Assembling and taking apart the members, and PES's sum, are compiled (one call each, not one per leaf; see
+# base.py): a small group's estimate was mostly their dispatch.
+
+
 def _concat(a: Any, b: Any) -> Any:
     return jax.tree_util.tree_map(lambda x, y: jnp.concatenate([x, y]), a, b)
+
+
+@jax.jit
+def _pair_members(theta_pos: Any, theta_neg: Any, pos: Any, neg: Any, values: dict, run_keys: jax.Array,
+                  first_step: jax.Array) -> tuple:
+    """The 2N members of an antithetic estimate: the θ + ε runs, then the θ − ε runs of the same tasks."""
+    return (_concat(theta_pos, theta_neg), _concat(pos, neg), _concat(values, values), _concat(run_keys, run_keys),
+            _concat(first_step, first_step))
 
 
 def _tile2(batches: Any) -> Any:
     return None if batches is None else jax.tree_util.tree_map(lambda x: np.concatenate([x, x], axis=1), batches)
 
 
+@functools.partial(jax.jit, static_argnums=(1,))
 def _split2(tree: Any, n: int) -> tuple[Any, Any]:
     return jax.tree_util.tree_map(lambda x: x[:n], tree), jax.tree_util.tree_map(lambda x: x[n:], tree)
+
+
+@jax.jit
+def _add(a: Any, b: Any) -> Any:
+    return jax.tree_util.tree_map(jnp.add, a, b)
+
+
+@jax.jit
+def _finite_tasks(meta: jax.Array, per_task: Any) -> jax.Array:
+    """[N]: tasks whose meta-loss and gradient are finite."""
+    return jnp.isfinite(meta) & jnp.all(
+        jnp.stack([jnp.all(jnp.isfinite(jnp.reshape(g, (g.shape[0], -1))), axis=1)
+                   for g in jax.tree_util.tree_leaves(per_task)]), axis=0)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _AntitheticTruncated(_Truncated):
     """PES and truncated ES: a θ + ε_i and a θ − ε_i run in every slot."""
 
-    def estimate(self, state: TruncatedState, theta: Any, key: jax.Array) -> tuple[Any, TruncatedState, Metrics]:
+    def start(self, state: TruncatedState, theta: Any, key: jax.Array) -> Callable[[], tuple]:
         structure = self.structure(state)
         n = self.num_tasks
         eps = perturbations(key, theta, n, self.std, self.slot_offset)
@@ -220,9 +247,8 @@ class _AntitheticTruncated(_Truncated):
         state, restarted = self._restart(state, structure, (theta_pos, theta_neg, True))
         batches, valid = self._batches(state, structure)
         first_step = jnp.asarray(state.cursor.inner_step, jnp.int32)
-        members = shard_members((_concat(theta_pos, theta_neg), _concat(state.pos, state.neg),
-                                 _concat(state.values, state.values), jnp.concatenate([state.run_keys] * 2),
-                                 jnp.concatenate([first_step] * 2)), self.mesh)
+        members = shard_members(_pair_members(theta_pos, theta_neg, state.pos, state.neg, state.values,
+                                              state.run_keys, first_step), self.mesh)
         states, losses, objectives = unroll_lib.unroll(
             self.lopt, self.family, structure, self.meta_loss, *members,
             shard_members(_tile2(batches), self.mesh, axis=1), shard_members(_tile2(valid), self.mesh, axis=1),
@@ -231,15 +257,19 @@ class _AntitheticTruncated(_Truncated):
         meta = self.meta_loss.reduce(objectives)
         accumulator = state.accumulator
         if self.accumulates:
-            accumulator = jax.tree_util.tree_map(jnp.add, accumulator, eps)
+            accumulator = _add(accumulator, eps)
         direction = accumulator if self.accumulates else eps
-        grad, finite, used, task_meta = es_gradient(direction, meta[:n], meta[n:], self.std,
-                                                    self.per_task_normalization)
-        failed = failed_tasks(finite, losses, n)
-        new_state = state._replace(pos=pos, neg=neg, accumulator=accumulator, cursor=self._advance(state, failed))
-        metrics = estimate_metrics(task_meta, finite, used, losses, failed, restarted_runs=restarted.sum(),
-                                   inner_steps=2 * n * self.trunc_length)
-        return grad, new_state, metrics
+        grad, finite, used, task_meta = es_gradient(direction, meta, self.std, self.per_task_normalization)
+
+        def finish() -> tuple[Any, TruncatedState, Metrics]:
+            failed = failed_tasks(finite, losses, n)
+            new_state = state._replace(pos=pos, neg=neg, accumulator=accumulator,
+                                       cursor=self._advance(state, failed))
+            metrics = estimate_metrics(task_meta, finite, used, losses, failed, restarted_runs=restarted.sum(),
+                                       inner_steps=2 * n * self.trunc_length)
+            return grad, new_state, metrics
+
+        return finish
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -260,7 +290,7 @@ class TruncatedBPTT(_Truncated):
 
     antithetic: bool = dataclasses.field(default=False, init=False, repr=False)
 
-    def estimate(self, state: TruncatedState, theta: Any, key: jax.Array) -> tuple[Any, TruncatedState, Metrics]:
+    def start(self, state: TruncatedState, theta: Any, key: jax.Array) -> Callable[[], tuple]:
         structure = self.structure(state)
         state, restarted = self._restart(state, structure, (theta, None, False))
         batches, valid = self._batches(state, structure)
@@ -270,14 +300,16 @@ class TruncatedBPTT(_Truncated):
             self.lopt, self.family, structure, self.meta_loss, theta, pos, values, run_keys, first_step,
             shard_members(batches, self.mesh, axis=1), shard_members(valid, self.mesh, axis=1),
         )
-        finite = jnp.isfinite(meta) & jnp.all(
-            jnp.stack([jnp.all(jnp.isfinite(jnp.reshape(g, (g.shape[0], -1))), axis=1)
-                       for g in jax.tree_util.tree_leaves(per_task)]), axis=0)
+        finite = _finite_tasks(meta, per_task)
         grad, used = combine_task_gradients(per_task, finite, self.per_task_normalization)
-        failed = failed_tasks(finite, losses, self.num_tasks)
-        metrics = estimate_metrics(meta, finite, used, losses, failed, restarted_runs=restarted.sum(),
-                                   inner_steps=self.num_tasks * self.trunc_length)
-        return grad, state._replace(pos=states, cursor=self._advance(state, failed)), metrics
+
+        def finish() -> tuple[Any, TruncatedState, Metrics]:
+            failed = failed_tasks(finite, losses, self.num_tasks)
+            metrics = estimate_metrics(meta, finite, used, losses, failed, restarted_runs=restarted.sum(),
+                                       inner_steps=self.num_tasks * self.trunc_length)
+            return grad, state._replace(pos=states, cursor=self._advance(state, failed)), metrics
+
+        return finish
 
 
 def _tbptt_member(lopt, family, structure, meta_loss, theta, opt_state, values, run_key, first_step, batches, valid):
