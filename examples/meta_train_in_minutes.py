@@ -44,8 +44,8 @@ def meta_train(workdir: str, *, meta_steps: int, num_tasks: int, trunc_length: i
 
     state = lopt_es.meta_train(lopt, estimator, config, workdir, on_step=progress)
     theta_dir = os.path.join(workdir, "theta")
-    lopt_es.save_meta_params(theta_dir, lopt, state.theta, int(state.step), tasks="task digits_mlp",
-                             estimator="PES", inner_length=inner_length)
+    la.save_theta(theta_dir, lopt, state.theta, int(state.step), tasks="task digits_mlp",
+                  estimator="PES", inner_length=inner_length)
     return theta_dir
 
 

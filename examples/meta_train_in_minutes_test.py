@@ -1,7 +1,7 @@
 """The meta-training example at 3 meta-steps: θ saved as tools/meta_train saves it, used as an optax drop-in."""
 
 import jax
-import lopt_es
+import lopt_architectures as la
 import lopt_pretrained
 import numpy as np
 
@@ -15,8 +15,8 @@ def test_meta_trains_saves_theta_and_trains_beside_adam(tmp_path, capsys):
     runs = meta_train_in_minutes.main(TINY + [f"--workdir={workdir}", f"--plot={tmp_path / 'mt.png'}"])
     (adam, _), (learned, _) = runs.values()
     assert len(adam) == len(learned) == 10 and adam[0] == learned[0] and np.all(np.isfinite(learned))
-    # What lopt_es wrote, lopt_pretrained reads (it has its own reader: it may not depend on lopt_es).
-    lopt, theta, metadata = lopt_es.load_meta_params(str(workdir / "theta"))
+    # The one θ format: what la.save_theta wrote, lopt_pretrained reads as a θ directory.
+    lopt, theta, metadata = la.load_theta(str(workdir / "theta"))
     read = lopt_pretrained.load_theta_dir(workdir / "theta")
     assert read.lopt == lopt and read.info["inner_length"] == metadata["inner_length"] == 10
     jax.tree.map(np.testing.assert_array_equal, read.theta, theta)

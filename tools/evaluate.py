@@ -36,7 +36,6 @@ from typing import Callable, NamedTuple
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # `bazel run` passes no --test_env; avoids probing for TPUs
 
 import lopt_architectures as la
-import lopt_es
 import lopt_eval
 import lopt_pretrained
 import lopt_tasks as lt
@@ -44,6 +43,7 @@ from absl import app, flags
 from lopt_eval import evaluation, plots
 
 import common_flags
+import saved_theta
 
 _OPTIMIZER = flags.DEFINE_string("optimizer", None, "checkpoint:<dir>, pretrained:<name>, reference:<arch>:<file>, "
                                  "or a hand-designed name.")
@@ -104,17 +104,17 @@ def resolve_optimizer(spec: str) -> Candidate:
         if not os.path.isdir(directory):
             fail(f"no checkpoint directory {directory!r}")
         try:
-            lopt, theta, metadata = lopt_es.load_meta_params(directory)
-        except lopt_es.CheckpointError as e:
+            lopt, theta, _, metadata = saved_theta.read(directory)
+        except saved_theta.SavedThetaError as e:
             fail(str(e))
         run = os.path.basename(os.path.dirname(os.path.abspath(directory))) or directory
         return Candidate(f"{lopt.name} ({run})", lambda: lopt.optimizer(theta), metadata.get("inner_length"),
                          lopt_pretrained.learned_identity(lopt, theta))
-    if spec.startswith("pretrained:"):
-        name = spec[len("pretrained:"):]
+    if saved_theta.is_registry_entry(spec):
+        name = spec[len(saved_theta.PRETRAINED):]
         try:
-            lopt, theta, info = lopt_pretrained.load(name)
-        except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError) as e:
+            lopt, theta, _, info = saved_theta.read(spec)
+        except saved_theta.SavedThetaError as e:
             fail(f"cannot load pretrained optimizer {name!r}: {e}")
         return Candidate(f"pretrained:{name}", lambda: lopt.optimizer(theta), info.get("inner_length"),
                          lopt_pretrained.learned_identity(lopt, theta))

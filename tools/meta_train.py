@@ -4,8 +4,8 @@
         --num_tasks=8 --trunc_length=20 --inner_length=2000 --outer_steps=1000 --workdir=runs/pes
 
 `--workdir` holds checkpoints/, metrics.jsonl, meta_training.png and theta/
-(the final meta-parameters with their architecture, which `tools/evaluate
---optimizer=checkpoint:<workdir>/theta` loads), and with `--save_theta_every`
+(the final meta-parameters with their architecture, `lopt_architectures.save_theta`'s
+format, which `tools/evaluate --optimizer=checkpoint:<workdir>/theta` loads), and with `--save_theta_every`
 theta_steps/step_<N>/ (θ along the way, for `tools/select_checkpoint`). Running the same command
 again resumes from the newest checkpoint. Meta-train on one task (`--task`)
 or on task families (`--family=mlp,conv,...`, optionally `--augment`ed; each
@@ -309,10 +309,9 @@ def main(argv):
     def save_theta(theta, step: int) -> dict:
         """--save_theta_every: the whole θ at `step`, loadable like theta/ (meta_train calls it every N steps)."""
         whole = lopt.full(theta) if isinstance(lopt, la.PartiallyTrained) else theta
-        lopt_es.save_meta_params(os.path.join(workdir, "theta_steps", f"step_{step}"), architecture, whole, step,
-                                 tasks=tasks, estimator=estimator_name(), inner_length=_INNER.value,
-                                 min_inner_length=_MIN_INNER.value,
-                                 command=" ".join(["tools/meta_train"] + sys.argv[1:]))
+        la.save_theta(os.path.join(workdir, "theta_steps", f"step_{step}"), architecture, whole, step,
+                      tasks=tasks, estimator=estimator_name(), inner_length=_INNER.value,
+                      min_inner_length=_MIN_INNER.value, command=" ".join(["tools/meta_train"] + sys.argv[1:]))
         return {}
 
     try:
@@ -327,11 +326,10 @@ def main(argv):
     theta_dir = os.path.join(workdir, "theta")
     metrics_path = os.path.join(workdir, "metrics.jsonl")
     theta = lopt.full(state.theta) if isinstance(lopt, la.PartiallyTrained) else state.theta
-    lopt_es.save_meta_params(theta_dir, architecture, theta, int(state.step), tasks=tasks,
-                             estimator=estimator_name(), inner_length=_INNER.value,
-                                 min_inner_length=_MIN_INNER.value,
-                             command=" ".join(["tools/meta_train"] + sys.argv[1:]),
-                             meta_training_seconds=round(meta_training_seconds(metrics_path)))
+    la.save_theta(theta_dir, architecture, theta, int(state.step), tasks=tasks, estimator=estimator_name(),
+                  inner_length=_INNER.value, min_inner_length=_MIN_INNER.value,
+                  command=" ".join(["tools/meta_train"] + sys.argv[1:]),
+                  meta_training_seconds=round(meta_training_seconds(metrics_path)))
     plot = plots.meta_training_curves(metrics_path, os.path.join(workdir, "meta_training.png"))
     print(f"done in {time.perf_counter() - started:.0f} s; meta-parameters in {theta_dir}, curve in {plot}")
     return 0

@@ -28,9 +28,9 @@ def test_trains_saves_and_resumes(tmp_path, capsys):
     assert "resuming at step 2" in err and "step 4/4" in err
     with open(os.path.join(workdir, "metrics.jsonl")) as f:
         assert [json.loads(line)["step"] for line in f] == [0, 1, 2, 3]
-    assert os.path.exists(os.path.join(workdir, "theta", "step_4.json"))
+    assert os.path.exists(os.path.join(workdir, "theta", "entry.json"))
     assert os.path.exists(os.path.join(workdir, "meta_training.png"))
-    lopt, theta, metadata = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    lopt, theta, metadata = meta_train.la.load_theta(os.path.join(workdir, "theta"))
     assert lopt.name == "small_fc_lopt" and metadata["tasks"] == "task digits_mlp"
 
 
@@ -45,7 +45,7 @@ def test_several_families_train_as_one_pooled_meta_batch(tmp_path, capsys):
     # Four groups (2 families x 2 structures) of 2 antithetic pairs, 2 steps each.
     assert [r["inner_steps"] for r in records] == [4 * 2 * 2 * 2] * 2
     assert {f"group{i}/meta_loss" for i in range(4)} <= set(records[0])
-    _, _, metadata = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    _, _, metadata = meta_train.la.load_theta(os.path.join(workdir, "theta"))
     assert metadata["tasks"] == "families mlp,autoencoder (2 structures each) (augmented, p=0.5)"
     assert metadata["estimator"] == "PES" and metadata["meta_training_seconds"] >= 0
     assert metadata["command"].startswith("tools/meta_train")
@@ -65,7 +65,7 @@ def test_celo_recipe_pieces_reach_the_run(tmp_path):
         assert augmentation.levels == ("global", "tensor", "parameter") and augmentation.scale_range == (1e-3, 1e3)
         assert estimator.family.probability == 1.0
         meta_train.main(["meta_train"])
-    lopt, _, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    lopt, _, _ = meta_train.la.load_theta(os.path.join(workdir, "theta"))
     assert lopt.name == "celo" and lopt.lstm_hidden_size == 4
     with flagsaver.flagsaver(**{**TINY, "task": "digits_mlp:hidden_sizes=8:batch_size=16", "workdir": workdir}):
         _, _, estimator, tasks = meta_train.build()
@@ -81,7 +81,7 @@ def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_pat
         _, _, estimator, _ = meta_train.build()
         meta_train.main(["meta_train"])
     assert estimator.meta_loss.non_finite == "normalizer" and estimator.meta_loss.last_fraction == 0.5
-    lopt, theta, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    lopt, theta, _ = meta_train.la.load_theta(os.path.join(workdir, "theta"))
     assert lopt.initial_learning_rate == 3e-3 and lopt.lstm_hidden_size == 8 and lopt.fraction_features
     assert theta["lstm"]["w"].shape == (28 + 8, 32)
     assert theta["lstm_init_state"]["cell"].shape == (1, 8)
@@ -100,7 +100,7 @@ def test_train_only_moves_the_named_entries_and_saves_the_whole_theta(tmp_path):
         architecture, _, estimator, _ = meta_train.build()
     config = meta_train.lopt_es.MetaTrainConfig(num_steps=1)
     start = meta_train.lopt_es.init_state(architecture, estimator, config).theta
-    lopt, theta, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    lopt, theta, _ = meta_train.la.load_theta(os.path.join(workdir, "theta"))
     assert lopt.name == "nn_adam" and lopt.schedule_knots == 3
     for name in ("lstm", "controls", "initial_hparams", "lstm_init_state"):
         jax.tree_util.tree_map(np.testing.assert_array_equal, theta[name], start[name])
@@ -111,12 +111,12 @@ def test_init_theta_continues_from_a_saved_theta(tmp_path):
     lopt = meta_train.la.small_fc_lopt()
     before = jax.tree_util.tree_map(lambda x: x + 0.25, lopt.init_meta_params(jax.random.PRNGKey(7)))
     first = str(tmp_path / "first" / "theta")
-    meta_train.lopt_es.save_meta_params(first, lopt, before, 5)
+    meta_train.la.save_theta(first, lopt, before, 5)
     second = str(tmp_path / "second")
     with flagsaver.flagsaver(**{**TINY, "lopt": "small_fc_lopt", "outer_steps": 1, "workdir": second,
                                 "meta_learning_rate": 0.0, "init_theta": first}):
         meta_train.main(["meta_train"])
-    lopt, after, _ = meta_train.lopt_es.load_meta_params(os.path.join(second, "theta"))
+    lopt, after, _ = meta_train.la.load_theta(os.path.join(second, "theta"))
     # At meta-learning rate 0 the run ends where it started: at the saved θ, not at a fresh one.
     assert lopt.name == "small_fc_lopt"
     jax.tree_util.tree_map(np.testing.assert_array_equal, after, before)
@@ -134,9 +134,9 @@ def test_init_theta_from_a_registry_entry_and_theta_along_the_way(tmp_path):
     _, entry, _ = lopt_pretrained.load("small_fc_lopt_digits_mlp")
     steps = os.path.join(workdir, "theta_steps")
     assert sorted(os.listdir(steps)) == ["step_2", "step_4"]
-    _, at_2, _ = meta_train.lopt_es.load_meta_params(os.path.join(steps, "step_2"))
-    _, at_4, _ = meta_train.lopt_es.load_meta_params(os.path.join(steps, "step_4"))
-    _, final, _ = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    _, at_2, _ = meta_train.la.load_theta(os.path.join(steps, "step_2"))
+    _, at_4, _ = meta_train.la.load_theta(os.path.join(steps, "step_4"))
+    _, final, _ = meta_train.la.load_theta(os.path.join(workdir, "theta"))
     jax.tree_util.tree_map(np.testing.assert_array_equal, at_4, final)
     # Two meta-updates from the entry: close to it (Adam moves each leaf ≤ ~lr per step), yet moved.
     moved = [np.abs(np.asarray(a) - np.asarray(b)).max() for a, b in zip(jax.tree_util.tree_leaves(at_2),
@@ -223,7 +223,7 @@ def test_a_resumed_run_must_keep_every_flag_that_changes_the_result(tmp_path):
     with flagsaver.flagsaver(**{**TINY, "outer_steps": 3, "workdir": workdir, "checkpoint_every": 1,
                                 "save_theta_every": 3}):
         meta_train.main(["meta_train"])
-    _, _, metadata = meta_train.lopt_es.load_meta_params(os.path.join(workdir, "theta"))
+    _, _, metadata = meta_train.la.load_theta(os.path.join(workdir, "theta"))
     with open(os.path.join(workdir, "config.json")) as f:
         recorded = json.load(f)["config"]
     assert recorded["std"] == 0.01 and "outer_steps" not in recorded and "checkpoint_every" not in recorded

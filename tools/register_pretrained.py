@@ -162,9 +162,9 @@ def meta_training_source(directory: str) -> Source:
     try:
         theta_dir = os.path.join(directory, "theta") if _THETA_STEP.value is None else os.path.join(
             directory, "theta_steps", f"step_{_THETA_STEP.value}")
-        lopt, theta, metadata = lopt_es.load_meta_params(theta_dir)
-        outer_steps = lopt_es.checkpoint.list_steps(theta_dir)[-1]
-    except (lopt_es.CheckpointError, OSError) as e:
+        lopt, theta, metadata = lopt_architectures.load_theta(theta_dir)
+        outer_steps = int(metadata.get("step", 0))
+    except (lopt_architectures.CheckpointFormatError, OSError) as e:
         fail(f"no meta-trained optimizer in {directory}: {e}")
     training = {
         "tasks": metadata.get("tasks"),

@@ -6,7 +6,6 @@ import os
 
 import jax
 import lopt_architectures as la
-import lopt_es
 import lopt_eval
 import lopt_pretrained
 import numpy as np
@@ -27,9 +26,8 @@ def run(tmp_path):
     workdir = tmp_path / "run"
     lopt = la.small_fc_lopt()
     theta = lopt.init_meta_params(jax.random.PRNGKey(0))
-    lopt_es.save_meta_params(str(workdir / "theta"), lopt, theta, 1234, tasks="task digits_mlp", estimator="PES",
-                             inner_length=HORIZON, command="tools/meta_train --lopt=small_fc_lopt",
-                             meta_training_seconds=300)
+    la.save_theta(str(workdir / "theta"), lopt, theta, 1234, tasks="task digits_mlp", estimator="PES",
+                  inner_length=HORIZON, command="tools/meta_train --lopt=small_fc_lopt", meta_training_seconds=300)
     with open(workdir / "metrics.jsonl", "w") as f:
         for step in range(1234):
             f.write(json.dumps({"step": step, "meta_loss": 2.0 - step / 1000, "inner_loss": 1.0}) + "\n")
@@ -58,7 +56,7 @@ def run(tmp_path):
 
 def identity_of_run(tmp_path, theta_dir="theta"):
     """What tools/evaluate records as the candidate when it evaluates the θ in <run>/<theta_dir>."""
-    lopt, theta, _ = lopt_es.load_meta_params(str(tmp_path / "run" / theta_dir))
+    lopt, theta, _ = la.load_theta(str(tmp_path / "run" / theta_dir))
     return lopt_pretrained.learned_identity(lopt, theta)
 
 
@@ -342,9 +340,9 @@ def test_a_selected_step_of_a_run_over_many_lengths_is_registered(run):
     """--theta_step registers θ of theta_steps/step_<N>; trained on lengths 5..20, it may be evaluated at 10."""
     tmp_path, lopt, theta = run
     chosen = jax.tree_util.tree_map(lambda x: x + 0.5, theta)
-    lopt_es.save_meta_params(str(tmp_path / "run" / "theta_steps" / "step_600"), lopt, chosen, 600,
-                             tasks="family tiny_digits", estimator="PES", inner_length=2 * HORIZON,
-                             min_inner_length=HORIZON // 2, command="tools/meta_train --min_inner_length=5")
+    la.save_theta(str(tmp_path / "run" / "theta_steps" / "step_600"), lopt, chosen, 600,
+                  tasks="family tiny_digits", estimator="PES", inner_length=2 * HORIZON,
+                  min_inner_length=HORIZON // 2, command="tools/meta_train --min_inner_length=5")
     # The evaluation is of the final θ, not of the selected one: refused.
     with pytest.raises(SystemExit) as error:
         register(tmp_path, theta_step=600)

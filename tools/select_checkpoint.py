@@ -3,7 +3,7 @@
     bazel run //tools:select_checkpoint -- --theta_dirs=runs/a/step_500,runs/a/step_1000,runs/b/theta \\
         --baseline_cache=runs/baselines --out=runs/selection.json
 
-Every θ in `--theta_dirs` (directories written by `lopt_es.save_meta_params`:
+Every θ in `--theta_dirs` (directories written by `lopt_architectures.save_theta`:
 a tools/meta_train `theta/`, or θ exported at other steps or from other
 seeds' runs; or `pretrained:<name>`, a registry entry, such as the one a
 fine-tuning run started from) is run on the tasks of `--suite` (default validation-v1,

@@ -4,7 +4,6 @@ import json
 
 import jax
 import lopt_architectures as la
-import lopt_es
 import pytest
 from absl import flags
 from absl.testing import flagsaver
@@ -25,8 +24,8 @@ def theta_dir(tmp_path, monkeypatch):
     # Step 20: the same θ with its step multiplier's weights scaled up (bigger steps): a different optimizer.
     bold = jax.tree.map(lambda x: x, theta)
     bold["mlp"]["w2"] = theta["mlp"]["w2"] * 50.0
-    lopt_es.save_meta_params(str(tmp_path / "a"), lopt, theta, 10)
-    lopt_es.save_meta_params(str(tmp_path / "b"), lopt, bold, 20)
+    la.save_theta(str(tmp_path / "a"), lopt, theta, 10)
+    la.save_theta(str(tmp_path / "b"), lopt, bold, 20)
     return [str(tmp_path / "a"), str(tmp_path / "b")], tmp_path
 
 

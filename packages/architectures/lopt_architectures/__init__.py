@@ -51,6 +51,7 @@ from lopt_architectures.partial import PartiallyTrained, partially_trained
 from lopt_architectures.optax_interop import AsOptaxState, OptaxOptimizerState, as_optax, from_optax
 from lopt_architectures.registry import HAND_DESIGNED, LEARNED, make_learned_optimizer, make_optimizer
 from lopt_architectures.config import config_of, from_config
+from lopt_architectures.saved_theta import CheckpointFormatError, SavedTheta, load_theta, save_theta
 from lopt_architectures.schedules import warmup_cosine_schedule
 from lopt_architectures.small_fc_lopt import SmallFcLOpt, SmallFcLOptState, small_fc_lopt
 from lopt_architectures.velo import VeLO, VeLOState, velo
@@ -63,6 +64,7 @@ __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 __all__ = [
     "AccumulationState",
     "AsOptaxState",
+    "CheckpointFormatError",
     "FcLOpt",
     "FcLOptState",
     "HAND_DESIGNED",
@@ -79,6 +81,7 @@ __all__ = [
     "Optimizer",
     "RnnFcLOpt",
     "RnnFcLOptState",
+    "SavedTheta",
     "SmallFcLOpt",
     "SmallFcLOptState",
     "Celo",
@@ -103,6 +106,7 @@ __all__ = [
     "gradient_accumulation",
     "lamb",
     "lars",
+    "load_theta",
     "make_learned_optimizer",
     "make_optimizer",
     "nadamw",
@@ -114,6 +118,7 @@ __all__ = [
     "rmsprop",
     "rnn_fc_lopt",
     "sample_nadamw_hyperparameters",
+    "save_theta",
     "sgd",
     "sgdm",
     "skip_non_finite",

@@ -7,7 +7,7 @@
 A configuration is the architecture's dataclass fields that its constructor
 takes, as JSON reads them back (tuples become lists). Registry entries
 (`lopt_pretrained.save_entry`), meta-training checkpoints
-(`lopt_es.save_meta_params`) and evaluation identities store it; this is the
+(`lopt_architectures.save_theta`) and evaluation identities store it; this is the
 one place that writes and reads it, so they cannot disagree. A configuration
 written before a field was added lacks that field and gets its default, so
 older files keep loading; a field the architecture does not have is an error

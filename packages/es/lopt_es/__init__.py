@@ -19,8 +19,17 @@ from lopt_es.base import (
 from lopt_es.checkpoint import CheckpointError, DamagedCheckpointError
 from lopt_es.curriculum import Curriculum, geometric_lengths
 from lopt_es.distributed import CrossProcessEstimator
-from lopt_es.export import load_meta_params, save_meta_params
 from lopt_es.full_es import FullES, FullESState
+from lopt_es.inner_training import (
+    EVALUATION_KEYS,
+    META_TRAINING_KEYS,
+    KeyScheme,
+    RunKeys,
+    StepKeys,
+    heldout_loss,
+    init_run,
+    train_step,
+)
 from lopt_es.meta_loss import MetaLoss
 from lopt_es.mixture import EstimatorMixture
 from lopt_es.meta_train import (
@@ -46,11 +55,14 @@ __all__ = [
     "checkpoint",
     "CrossProcessEstimator",
     "Curriculum",
+    "EVALUATION_KEYS",
     "EstimatorMixture",
     "FamilyEstimator",
     "FullES",
     "FullESState",
     "GradientEstimator",
+    "KeyScheme",
+    "META_TRAINING_KEYS",
     "MetaLoss",
     "MetaTrainConfig",
     "MetaTrainState",
@@ -58,21 +70,24 @@ __all__ = [
     "MetricsError",
     "PES",
     "ResumeError",
+    "RunKeys",
     "StalledError",
+    "StepKeys",
     "TruncatedBPTT",
     "TruncatedES",
     "TruncatedState",
     "combine_task_gradients",
     "default_run_config",
     "geometric_lengths",
+    "heldout_loss",
+    "init_run",
     "init_state",
     "initial_meta_params",
-    "load_meta_params",
     "member_mesh",
     "meta_train",
     "perturbations",
     "pool_metrics",
     "read_metrics",
-    "save_meta_params",
     "shard_members",
+    "train_step",
 ]

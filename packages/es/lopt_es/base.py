@@ -322,12 +322,10 @@ def _sum_over_tasks(weighted: MetaParams, count: jax.Array) -> MetaParams:
 def data_source(family: lt.TaskFamily, structure: Any, values: dict, split: str):
     """The batch source of `split` for tasks of `structure` (datasets depend only on the structure).
 
-    "valid" falls back to "test" for tasks whose data has no validation split.
+    The task's own lookup, `lopt_tasks.split_source` (which says what stands in for a missing split).
     """
     one = jax.tree_util.tree_map(lambda x: np.asarray(x)[0], values)
-    datasets = family.task(lt.TaskConfig(structure, one)).datasets
-    if split in datasets:
-        return datasets[split]
-    if split == "valid" and "test" in datasets:
-        return datasets["test"]
-    raise KeyError(f"task family {family.name!r}: no {split!r} split; the tasks have {sorted(datasets)}.")
+    try:
+        return lt.split_source(family.task(lt.TaskConfig(structure, one)), split)
+    except KeyError as e:
+        raise KeyError(f"task family {family.name!r}: {e.args[0]}") from None

@@ -12,6 +12,11 @@ nothing is overwritten. Restoring the newest checkpoint skips damaged ones
 (`DamagedCheckpointError`: an unreadable manifest, missing or altered data)
 for the newest intact one, saying which it skipped and why; one written by
 another configuration is never skipped, since older ones share its layout.
+
+These checkpoints hold the state meta-training resumes from. A learned
+optimizer's θ with its architecture, for evaluation and sharing, is saved by
+`lopt_architectures.save_theta` in the registry's format (θ directories
+written before that, in this format, still load there).
 """
 
 import hashlib
@@ -20,12 +25,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
+from lopt_architectures.saved_theta import atomic_write
 
 FORMAT = "lopt-es-checkpoint/1"
 _NAME = re.compile(r"^step_(\d+)\.json$")
@@ -37,22 +42,6 @@ class CheckpointError(ValueError):
 
 class DamagedCheckpointError(CheckpointError):
     """A checkpoint whose files are unreadable, missing or altered (an older one may still be intact)."""
-
-
-def atomic_write(path: str, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file and a rename: readers see the old file or the new one."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _leaves(tree: Any) -> list[tuple[str, np.ndarray]]:

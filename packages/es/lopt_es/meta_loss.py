@@ -11,6 +11,9 @@ what decides the final loss. A task whose loss is already a logarithm (an
 auto-encoder's log MSE, which is negative below an MSE of 1) says so with
 `Task.log_loss_scale`, and its loss is used as it is. A run of steps is then summarised by the mean
 of those values (`kind="mean"`) or the last one (`kind="final"`, VeLO §3.3).
+This is the only implementation of the clipped loss: evaluation's meta-loss,
+by which tuned baselines are selected (`lopt_eval.runner.meta_loss_at`), is
+the default `MetaLoss()`'s per-step value averaged over a run.
 
 `last_fraction` < 1 counts only the steps in the last part of each inner run
 (step t of a run of T counts when t ≥ (1 − last_fraction)·T; the others

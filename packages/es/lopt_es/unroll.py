@@ -7,9 +7,11 @@ is `jax.jit`-compiled once per (learned optimizer, family, structure,
 meta-loss) and `jax.vmap`-ed over members, so one call advances every member
 of a meta-batch by T steps (`lax.scan`).
 
-Randomness is explicit: member m's step t uses keys derived from its run key
-and its inner step (`fold_in(run_key, step)`), so the same run replays
-exactly — the basis of bit-identical resumption.
+Each member's initialisation and step are `lopt_es.inner_training`'s — the
+ones evaluation and the overhead study run — with meta-training's key scheme
+(`META_TRAINING_KEYS`): member m's step t uses keys derived from its run key
+and its inner step, so the same run replays exactly — the basis of
+bit-identical resumption.
 """
 
 import functools
@@ -21,17 +23,13 @@ import jax.numpy as jnp
 import lopt_architectures as la
 import lopt_tasks as lt
 
+from lopt_es import inner_training
+from lopt_es.inner_training import META_TRAINING_KEYS
 from lopt_es.meta_loss import MetaLoss
 
 
 def _task(family: lt.TaskFamily, structure: Hashable, values: dict) -> lt.Task:
     return family.task(lt.TaskConfig(structure, values))
-
-
-def _split_run_key(run_key: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(key for the run's initialisation, key that per-step keys are folded from)."""
-    init_key, steps_key = jax.random.split(run_key)
-    return init_key, steps_key
 
 
 @functools.partial(jax.jit, static_argnames=("lopt", "family", "structure", "theta_batched"))
@@ -48,9 +46,8 @@ def init_members(
     """Fresh optimizer states for every member: [M]-stacked."""
 
     def one(theta, values, run_key, num_steps):
-        init_key, opt_key = jax.random.split(_split_run_key(run_key)[0])
-        params, model_state = _task(family, structure, values).init_with_state(init_key)
-        return lopt.optimizer(theta).init(params, num_steps=num_steps, key=opt_key, model_state=model_state)
+        return inner_training.init_run(_task(family, structure, values), lopt.optimizer(theta),
+                                       META_TRAINING_KEYS.run(run_key), num_steps=num_steps)
 
     return jax.vmap(one, in_axes=(0 if theta_batched else None, 0, 0, 0))(thetas, values, run_keys, num_steps)
 
@@ -58,18 +55,12 @@ def init_members(
 def _member_step(lopt, family, structure, meta_loss, theta, opt_state, values, run_key, step, batch, valid_batch):
     task = _task(family, structure, values)
     opt = lopt.optimizer(theta)
-    loss_key, valid_key, update_key = jax.random.split(jax.random.fold_in(_split_run_key(run_key)[1], step), 3)
-    params, model_state = opt.get_params(opt_state), la.get_model_state(opt_state)
-
-    def loss_fn(p):
-        return task.loss_with_state(p, model_state, loss_key, batch)
-
-    (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    if valid_batch is not None:
-        objective, _ = task.loss_with_state(params, la.get_model_state(opt_state), valid_key, valid_batch)
-    else:
-        objective = loss
-    opt_state = opt.update(opt_state, grads, loss=loss, key=update_key, model_state=model_state)
+    keys = META_TRAINING_KEYS.step(run_key, step)
+    # A held-out loss is that of the parameters before the step, the ones the training loss is of.
+    objective = None if valid_batch is None else inner_training.heldout_loss(
+        task, opt, opt_state, valid_batch, keys.heldout)
+    opt_state, loss = inner_training.train_step(task, opt, opt_state, batch, keys)
+    objective = loss if objective is None else objective
     normalizer = jnp.asarray(task.normalizer, jnp.float32)
     value = meta_loss.per_step(objective, normalizer, task.log_loss_scale)
     if meta_loss.last_fraction < 1:  # by default the compiled step stays as it was

@@ -20,6 +20,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from lopt_architectures.saved_theta import atomic_write
+
 from lopt_es import checkpoint
 
 CONFIG_FORMAT = "lopt-es-run-config/1"
@@ -46,7 +48,7 @@ def _as_stored(config: dict) -> dict:
 def write_run_config(workdir: str, config: dict) -> None:
     """Records `config` as the configuration of the run starting in `workdir` (atomically)."""
     document = {"format": CONFIG_FORMAT, "config": _as_stored(config)}
-    checkpoint.atomic_write(config_path(workdir), (json.dumps(document, indent=1) + "\n").encode())
+    atomic_write(config_path(workdir), (json.dumps(document, indent=1) + "\n").encode())
 
 
 def config_differences(recorded: dict, current: dict) -> list[str]:
@@ -141,5 +143,5 @@ def truncate_metrics(path: str, step: int, log: Callable[[str], None] = _LOG.war
         log(_torn_warning(path, torn))
     kept = [r for r in records if r.get("step", -1) < step]
     if torn is not None or len(kept) < len(records):
-        checkpoint.atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+        atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
     return kept

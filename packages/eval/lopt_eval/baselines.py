@@ -10,8 +10,8 @@
 Each configuration is trained on the same seeds and data (`runner.train`,
 all configurations in one vmapped computation, in chunks of
 `configs_per_call`), and the one with the lowest mean meta-loss over seeds
-(mean training loss clipped at the normalizer; a diverged configuration
-counts as +∞) is selected. With `selection_steps` the meta-loss is taken
+(`runner.meta_loss_at`: mean training loss clipped at the normalizer by
+`lopt_es.MetaLoss`; a diverged configuration counts as +∞) is selected. With `selection_steps` the meta-loss is taken
 over the first that many steps only: baselines that run longer than the
 horizon they are compared at (to measure speedups) are still tuned for
 that horizon. Every trial is kept in the results, so the selection can be
@@ -28,16 +28,11 @@ import lopt_tasks as lt
 import numpy as np
 
 from lopt_eval import runner
+from lopt_eval.runner import meta_loss_at
 from lopt_eval.schema import Run
 
 #: 1e-7, 10^-6.5, …, 10^-0.5, 1: 15 log-spaced learning rates.
 LEARNING_RATES = tuple(float(10.0**e) for e in np.arange(-7.0, 0.01, 0.5))
-
-
-def meta_loss_at(train_loss: np.ndarray, normalizer: float, steps: int | None) -> np.ndarray:
-    """Mean over the first `steps` steps (all if None) of the loss clipped at the normalizer: [..., seeds]."""
-    losses = train_loss if steps is None else train_loss[..., :steps]
-    return np.mean(np.minimum(losses, normalizer), axis=-1)
 
 
 def _select(meta_loss: np.ndarray) -> int:

@@ -5,10 +5,12 @@ w and batch size b, the tradeoffs paper's Fashion-MNIST MLP shape (2 hidden
 layers of w ReLU units, App. B.1) — on scikit-learn's offline 8x8 digits by
 default, so it runs anywhere — and measures for each optimizer:
 
-- the median wall time of one full jitted training step: `value_and_grad` of
-  the task's loss on a batch, then `optimizer.update` (the paper's Figure 4
-  quantity: the optimizer's share shrinks as the batch grows, and for MLPs
-  grows with the width);
+- the median wall time of one full jitted training step — `lopt_es.train_step`,
+  the step meta-training and evaluation run, with evaluation's keys
+  (`lopt_es.EVALUATION_KEYS`): `value_and_grad` of the task's loss on a
+  batch, then `optimizer.update` (the paper's Figure 4 quantity: the
+  optimizer's share shrinks as the batch grows, and for MLPs grows with the
+  width);
 - that time relative to SGD's on the same task, measured in the same rounds;
 - the optimizer state's bytes per parameter, measured from the state itself
   (the parameters, model state and scalars such as step counters excluded):
@@ -42,8 +44,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import lopt_architectures as la
+import lopt_es
 import lopt_tasks as lt
 import numpy as np
+from lopt_es import EVALUATION_KEYS
 from lopt_tasks.fixed import ImageMLP
 
 from lopt_eval import schema
@@ -89,25 +93,16 @@ def state_bytes_per_param(state: Any, params: Any) -> float:
 
 
 def training_step(task: lt.Task, optimizer: la.Optimizer) -> Callable:
-    """The jitted step `(state, batch, key) -> state`: value_and_grad of the task's loss, then the update."""
-
-    def step(state, batch, key):
-        loss_key, update_key = jax.random.split(key)
-        params, model_state = optimizer.get_params(state), la.get_model_state(state)
-        (loss, model_state), grads = jax.value_and_grad(task.loss_with_state, has_aux=True)(
-            params, model_state, loss_key, batch)
-        return optimizer.update(state, grads, loss=loss, key=update_key, model_state=model_state)
-
-    return jax.jit(step)
+    """The jitted step `(state, batch, keys: lopt_es.StepKeys) -> state` (`lopt_es.train_step`)."""
+    return jax.jit(lambda state, batch, keys: lopt_es.train_step(task, optimizer, state, batch, keys)[0])
 
 
 def _step_call(task: lt.Task, optimizer: la.Optimizer, batch: Any, *, key: jax.Array, num_steps: int):
-    """A no-argument call of one training step from a fixed state, the state and the parameters."""
-    init_key, opt_key, step_key = jax.random.split(key, 3)
-    params, model_state = task.init_with_state(init_key)
-    state = optimizer.init(params, num_steps=num_steps, key=opt_key, model_state=model_state)
+    """A no-argument call of the first training step of the run `key` starts, its state and parameters."""
+    state = lopt_es.init_run(task, optimizer, EVALUATION_KEYS.run(key), num_steps=num_steps)
     step = training_step(task, optimizer)
-    return (lambda: step(state, batch, step_key)), state, params
+    keys = EVALUATION_KEYS.step(key, jnp.asarray(0, jnp.int32))
+    return (lambda: step(state, batch, keys)), state, optimizer.get_params(state)
 
 
 def time_interleaved(
@@ -157,7 +152,7 @@ def step_time(
       task: its training batch 0 (seed 0) is the step's batch.
       optimizer: initialised for a run of `num_steps` steps.
       repeats: timed calls, after `warmup` untimed ones.
-      key: for init, the loss and the update; PRNGKey(0) if None.
+      key: the run's key (`lopt_es.EVALUATION_KEYS`: for init, the loss and the update); PRNGKey(0) if None.
       clock: returns the current time in seconds (injectable for tests).
     """
     batch = jax.device_put(task.datasets["train"].batch(0, 0))

@@ -16,17 +16,12 @@ from typing import Any
 
 import msgpack
 import numpy as np
-
-from lopt_pretrained._atomic import atomic_write
+from lopt_architectures.saved_theta import CheckpointFormatError, atomic_write
 
 _NDARRAY = 1
 _COMPLEX = 2
 _NPSCALAR = 3
 _CHUNKED = "__msgpack_chunked_array__"
-
-
-class CheckpointFormatError(ValueError):
-    """A file that is not a flax msgpack pytree, or is truncated."""
 
 
 def _decode_ext(code: int, data: bytes) -> Any:

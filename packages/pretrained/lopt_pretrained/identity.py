@@ -15,7 +15,8 @@ checkpoint (`theta/`, `theta_steps/step_<N>`), a registry entry's
 the values, not a file: the leaves in sorted key-path order, each as its
 key path, shape and float32 little-endian C-order bytes. It lives here
 because both tools import lopt_pretrained (packages may not import from
-tools/), and lopt_pretrained is where every stored form of θ is read.
+tools/), and lopt_pretrained reads every stored form of θ (a saved θ through
+`lopt_architectures.load_theta`, the one reader of that format).
 """
 
 import hashlib

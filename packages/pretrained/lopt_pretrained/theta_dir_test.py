@@ -1,8 +1,7 @@
-"""Reading θ saved by meta-training: files written here as the lopt-es-checkpoint/1 format specifies.
+"""Reading θ saved by meta-training: the one format (`lopt_architectures.save_theta`), and directories in the
+older lopt-es-checkpoint/1 format, written here as its specification says (lopt_es/checkpoint.py's docstring).
 
-lopt-pretrained may not import lopt-es, so this test writes the format from
-its specification (lopt_es/checkpoint.py's docstring); the examples' test
-reads what `lopt_es.save_meta_params` itself writes (examples/meta_train_test.py).
+The examples' test reads what meta-training itself writes (examples/meta_train_in_minutes_test.py).
 """
 
 import hashlib
@@ -67,6 +66,11 @@ def test_altered_empty_and_foreign_checkpoints_are_refused(workdir, tmp_path):
     data = workdir / "theta" / "step_250.npz"
     data.write_bytes(data.read_bytes()[:-10])
     with pytest.raises(CheckpointFormatError, match="step_250.npz: contents do not match"):
+        load_theta_dir(workdir / "theta", step=250)
+    # Without a step, the newest intact one (as lopt_es.load_meta_params read these directories).
+    assert load_theta_dir(workdir / "theta").info["training"]["outer_steps"] == 100
+    (workdir / "theta" / "step_100.npz").unlink()
+    with pytest.raises(CheckpointFormatError, match="step_250.npz: contents do not match"):
         load_theta_dir(workdir / "theta")
     # A manifest naming another width than its arrays have: the leaf and the shape expected are named.
     write_checkpoint(tmp_path / "wide", 1, LOPT.init_meta_params(jax.random.PRNGKey(0)),
@@ -89,3 +93,22 @@ def test_a_theta_directory_is_an_optax_drop_in_held_to_its_horizons(workdir):
     jax.tree.map(np.testing.assert_array_equal, *runs)
     with pytest.raises(ValueError, match=r"asked for a 2,001-step run, more than 5x the longest meta-training horizon"):
         lopt_pretrained.optax(workdir, 2001, strict=True)  # not evaluated: the meta-training range, 50-400, stands in
+
+
+def test_theta_in_the_one_format_reads_the_same_as_a_directory_or_as_an_entry(tmp_path):
+    """tools/meta_train's theta/ now holds entry.json and theta.npz: named by the workdir, by theta/, or as an entry."""
+    theta = LOPT.init_meta_params(jax.random.PRNGKey(2))
+    la.save_theta(tmp_path / "run" / "theta", LOPT, theta, 250, inner_length=400, min_inner_length=50,
+                  command="tools/meta_train ...")
+    assert saved_steps(tmp_path / "run" / "theta") == [250]
+    assert theta_directory(tmp_path / "run") == str(tmp_path / "run" / "theta")
+    lopt, loaded, info = load_theta_dir(tmp_path / "run" / "theta")
+    assert lopt == LOPT and info["inner_length"] == 400
+    assert info["training"] == {"outer_steps": 250, "inner_lengths": [50, 400]}
+    assert info["metadata"]["command"] == "tools/meta_train ..."
+    jax.tree.map(np.testing.assert_array_equal, loaded, theta)
+    assert lopt_pretrained.entry_info(str(tmp_path / "run" / "theta"))["training"] == info["training"]
+    for path in (tmp_path / "run", tmp_path / "run" / "theta"):
+        assert lopt_pretrained.horizons(path) == lopt_pretrained.Horizons((50, 400), ())
+        with pytest.raises(ValueError, match=r"more than 5x the longest meta-training horizon"):
+            lopt_pretrained.optax(path, 2001, strict=True)

@@ -19,7 +19,9 @@ from lopt_tasks.datasets import ImageInfo, byte_text_dataset, image_dataset, ima
 
 from lopt_tasks.augmentations import AugmentedFamily, TaskWrapper, randomly_augmented
 from lopt_tasks.rejection import AcceptanceRule, TimeFilteredFamily, rejection_sample
+from lopt_tasks.splits import split_source
 from lopt_tasks.timing import StepTimer, measure_step_time
+from lopt_tasks.training import loss_and_grad
 from lopt_tasks.overrides import OverrideError, parse_overrides
 
 # Last: the registry imports the fixed tasks and the families, which use everything above.
@@ -54,12 +56,14 @@ __all__ = [
     "get_task",
     "task_from_spec",
     "spec_of",
+    "split_source",
     "parse_overrides",
     "group_by_structure",
     "image_dataset",
     "image_info",
     "image_shape",
     "images_to_unit_interval",
+    "loss_and_grad",
     "measure_step_time",
     "num_classes",
     "randomly_augmented",

@@ -1,13 +1,18 @@
 """How long one training step of a task takes (VeLO §3.2: run-time estimates for rejection sampling).
 
-`measure_step_time(task)` compiles one training step — `value_and_grad` of
-`loss_with_state` and a plain SGD update, the reference's default timing
+`measure_step_time(task)` compiles one training step — the task's loss and
+gradient (`lopt_tasks.training.loss_and_grad`, the first half of every lopt
+training step) and a plain SGD update, the reference's default timing
 optimizer (time_filter/timings.py) — runs it once to compile and warm up,
 then `num_runs` more times, each timed to `block_until_ready`, and returns
 the median in seconds. The median rather than the reference's mean: on a
 shared CPU a few runs are delayed by other processes, and the median
 ignores them. Each run starts from the same parameters and batch, so only
-the compute is measured; the batch is loaded once, before timing.
+the compute is measured; the batch is loaded once, before timing. The
+optimizer's half is SGD's, not that of `lopt_es.train_step` (the step
+meta-training and evaluation run): this package depends on no optimizer
+package, and what a sampler needs is the task's cost, to which SGD adds
+the least.
 
 `StepTimer` caches these measurements — in memory and, given a path, in a
 JSON file — keyed by device, family name, the config's structure and its
@@ -34,15 +39,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from lopt_tasks.base import Task, TaskConfig, TaskFamily
+from lopt_tasks.training import loss_and_grad
 
 Clock = Callable[[], float]
 
 
 def _sgd_step(task: Task):
     def step(params, model_state, key, batch, learning_rate):
-        (loss, model_state), grads = jax.value_and_grad(task.loss_with_state, has_aux=True)(
-            params, model_state, key, batch
-        )
+        loss, model_state, grads = loss_and_grad(task, params, model_state, key, batch)
         params = jax.tree_util.tree_map(lambda p, g: (p - learning_rate * g).astype(p.dtype), params, grads)
         return params, model_state, loss
 

@@ -122,7 +122,7 @@ class NoisyGradient(ModifiedGradient):
         flat, unravel = ravel_pytree(grads)
         if self.relative:
             std = std * global_norm(grads) / np.sqrt(max(flat.size, 1))
-        # One draw for all tensors: many differently-shaped draws compile slowly (see families/random_pool.py).
+        # One draw for all tensors: many differently-shaped draws compile slowly (see lopt_tasks/random_pool.py).
         noise = std * jax.random.normal(key, flat.shape, jnp.float32)
         return unravel((flat.astype(jnp.float32) + noise).astype(flat.dtype))
 

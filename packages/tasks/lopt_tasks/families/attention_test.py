@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lopt_tasks.families import random_pool
+from lopt_tasks import random_pool
 from lopt_tasks.families.attention import attention, transformer_block
 from lopt_tasks.families.common import initializer
 

@@ -19,24 +19,15 @@ training batch 0. It is negative with `log_loss` (the log of an MSE below 1).
 
 import dataclasses
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lopt_tasks.base import TaskConfig, TaskFamily
-from lopt_tasks.families.common import ACTIVATION_CHOICES, ACTIVATIONS, INITIALIZER_CHOICES, initializer, sample_init_scale
-from lopt_tasks.families.image import (
-    DEFAULT_IMAGE_DATASETS,
-    REFERENCE_IMAGE_DATASETS,
-    ImageData,
-    ImageTask,
-    dense_stack,
-    flatten_images,
-    sample_image_data,
-)
-from lopt_tasks.sampling import choice, log_int, numpy_rng
+from lopt_tasks.families.common import ACTIVATIONS, SampledImageTask, initializer
+from lopt_tasks.families.image import DenseImageFamily
+from lopt_tasks.image_task import ImageData, ImageTask, dense_stack, flatten_images
+from lopt_tasks.sampling import numpy_rng
 
 LOG_EPSILON = 1e-8
 
@@ -72,14 +63,8 @@ def _zero_output_loss(task: "AutoencoderTask") -> float:
 
 
 @dataclasses.dataclass(frozen=True)
-class AutoencoderTask(ImageTask):
+class AutoencoderTask(SampledImageTask, ImageTask):
     structure: AutoencoderStructure
-    init_scale: Any = 1.0
-    data_dir: str | None = None
-
-    @property
-    def image_data(self):
-        return self.structure.image_data
 
     @property
     def name(self) -> str:
@@ -105,21 +90,10 @@ class AutoencoderTask(ImageTask):
 
 
 @dataclasses.dataclass(frozen=True)
-class AutoencoderFamily(TaskFamily):
-    """MLP auto-encoders; ranges are [low, high) for log-uniform draws, tuples of options otherwise."""
+class AutoencoderFamily(DenseImageFamily):
+    """MLP auto-encoders (see `DenseImageFamily` for the fields)."""
 
-    datasets: tuple[str, ...] = DEFAULT_IMAGE_DATASETS
-    batch_sizes: tuple[int, int] = (4, 64)
-    image_sizes: tuple[int, int] | None = None
-    hidden_sizes: tuple[int, int] = (8, 32)
-    depths: tuple[int, ...] = (0, 1, 2)
-    activations: tuple[str, ...] = ACTIVATION_CHOICES
-    initializers: tuple[str, ...] = INITIALIZER_CHOICES
-    data_dir: str | None = None
-
-    @classmethod
-    def reference(cls, datasets=REFERENCE_IMAGE_DATASETS, data_dir=None) -> "AutoencoderFamily":
-        return cls(datasets, (4, 512), (4, 32), (8, 128), (0, 1, 2, 3, 4), data_dir=data_dir)
+    task_type = AutoencoderTask
 
     @property
     def name(self) -> str:
@@ -127,20 +101,13 @@ class AutoencoderFamily(TaskFamily):
 
     def sample_structure(self, key):
         rng = numpy_rng(key)
-        width = log_int(rng, *self.hidden_sizes)
-        depth = int(choice(rng, self.depths))
+        image_data, hidden_sizes, activation, initializer_name = self.sample_layers(rng)
         return AutoencoderStructure(
-            image_data=sample_image_data(rng, self.datasets, self.batch_sizes, self.image_sizes),
-            hidden_sizes=(width,) * depth,
-            activation=choice(rng, self.activations),
-            initializer=choice(rng, self.initializers),
+            image_data=image_data,
+            hidden_sizes=hidden_sizes,
+            activation=activation,
+            initializer=initializer_name,
             center_data=bool(rng.uniform() < 0.5),
             constrain_output=bool(rng.uniform() < 0.5),
             log_loss=bool(rng.uniform() < 0.5),
         )
-
-    def sample_values(self, key, structure):
-        return {"init_scale": sample_init_scale(key)}
-
-    def task(self, cfg: TaskConfig) -> AutoencoderTask:
-        return AutoencoderTask(cfg.structure, cfg.values["init_scale"], self.data_dir)

@@ -10,7 +10,7 @@ from lopt_tasks.base import TaskConfig
 from lopt_tasks.families.autoencoder import AutoencoderFamily, AutoencoderStructure
 from lopt_tasks.families.checks import all_finite, num_params, run_batch
 from lopt_tasks.families.common import ACTIVATIONS
-from lopt_tasks.families.image import ImageData
+from lopt_tasks.image_task import ImageData
 
 FAMILY = AutoencoderFamily()
 

@@ -1,4 +1,4 @@
-"""What the sampled families share: activations, initialisers, losses, data, a haiku task base.
+"""What the sampled families share: activations, initialisers and their scale, dropout, the task fields.
 
 Activations and initialisers are the reference's sampled choices
 (tasks/parametric/parametric_utils.py `SampleActivation`,
@@ -8,22 +8,28 @@ activations, and the normal variance-scaling initialiser 2/5 of the
 initialisers. Here the names are static (in a config's structure) and the
 initialiser's scale, U(0.5, 2), is a value, so configs that differ only in
 scale stack and vmap.
+
+Most families sample nothing but that scale as a value, and their tasks
+hold their config's structure, that scale and the data directory:
+`SampledTask` (with `SampledImageTask` and `SampledLanguageModelTask`,
+which read their data from the structure) and `InitScaleFamily` are those
+shared parts.
 """
 
-import abc
-import functools
+import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lopt_tasks import datasets as lopt_datasets
-from lopt_tasks.base import Batch, Datasets, Task
-from lopt_tasks.families import random_pool
+from lopt_tasks import random_pool
+from lopt_tasks.base import TaskConfig, TaskFamily
+from lopt_tasks.image_task import ImageData
+from lopt_tasks.text_task import TextData
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": jax.nn.relu,
@@ -110,82 +116,52 @@ def dropout(rate: Any, x: jax.Array) -> jax.Array:
     return jnp.where(mask, x / keep, 0).astype(x.dtype)
 
 
-# --------------------------------------------------------------------------- data
+# --------------------------------------------------------------------------- sampled tasks and families
 
 
-@functools.lru_cache(maxsize=64)
-def image_splits(name: str, batch_size: int, image_size: int | None, data_dir: str | None) -> Datasets:
-    """`datasets.image_dataset` for a square `image_size` (None: stored size), loaded once per argument set."""
-    size = None if image_size is None else (image_size, image_size)
-    return lopt_datasets.image_dataset(name, batch_size, data_dir=data_dir, image_size=size)
+@dataclasses.dataclass(frozen=True)
+class SampledTask:
+    """The fields of a sampled task (a mixin listed before its task base class).
 
-
-@functools.lru_cache(maxsize=64)
-def text_splits(name: str, batch_size: int, sequence_length: int, data_dir: str | None) -> Datasets:
-    """`datasets.byte_text_dataset`, loaded once per argument set."""
-    return lopt_datasets.byte_text_dataset(name, batch_size, sequence_length, data_dir=data_dir)
-
-
-def image_input_shape(name: str, batch_size: int, image_size: int | None) -> tuple[int, int, int, int]:
-    height, width, channels = lopt_datasets.image_shape(name)
-    if image_size is not None:
-        height = width = image_size
-    return (batch_size, height, width, channels)
-
-
-def fold_tokens(tokens: jax.Array, vocab_size: int) -> jax.Array:
-    """Bytes mapped into a vocabulary of `vocab_size` <= 256: t ≥ vocab ↦ 1 + t mod (vocab − 1).
-
-    The reference's mapping for a sampled vocabulary smaller than the data's
-    (tasks/parametric/lm_rnn.py); it keeps token 0 for byte 0 only.
-    """
-    if vocab_size >= lopt_datasets.VOCAB_SIZE:
-        return tokens
-    return jnp.where(tokens >= vocab_size, 1 + tokens % (vocab_size - 1), tokens)
-
-
-# --------------------------------------------------------------------------- haiku tasks
-
-
-class HaikuTask(Task):
-    """A task whose model is one haiku function `forward(batch, is_training)` → scalar loss.
-
-    Subclasses (frozen dataclasses) implement `forward` and `example_batch`
-    (a batch of the right shapes, for init). Model state (batch-norm
-    statistics) is handled with `hk.transform_with_state`: stateless models
-    report None as their state. Random numbers (initialisers, dropout,
-    sampling) come from `random_pool`: one draw per call. `loss` on a
-    stateful model uses the initial
-    state (all zeros for haiku's batch norm) — exact for models whose
-    training-mode loss does not read it (batch norm with batch statistics).
+    Attributes:
+      structure: its config's structure (a family's frozen dataclass).
+      init_scale: the sampled initialiser scale (a float or traced scalar).
+      data_dir: the tfds data directory; offline datasets ignore it.
     """
 
-    @abc.abstractmethod
-    def forward(self, batch: Batch) -> jax.Array:
-        """The scalar training loss, inside haiku; random numbers from `random_pool`."""
+    structure: Any
+    init_scale: Any = 1.0
+    data_dir: str | None = None
 
-    @abc.abstractmethod
-    def example_batch(self) -> Batch:
-        """Arrays shaped like a training batch (values do not matter)."""
+
+class SampledImageTask(SampledTask):
+    """A sampled task whose structure holds its `image_data`."""
 
     @property
-    def _transformed(self) -> hk.TransformedWithState:
-        return hk.transform_with_state(self.forward)
+    def image_data(self) -> ImageData:
+        return self.structure.image_data
 
-    def init_with_state(self, key):
-        params, state = random_pool.pooled(self._transformed.init, key, self.example_batch())
-        return params, (state or None)
 
-    def init(self, key):
-        return self.init_with_state(key)[0]
+class SampledLanguageModelTask(SampledTask):
+    """A sampled language model whose structure holds its `text_data` and `vocab_size`."""
 
-    def loss_with_state(self, params, model_state, key, batch):
-        apply = lambda k, p, s, b: self._transformed.apply(p, s, k, b)  # noqa: E731
-        loss, state = random_pool.pooled(apply, key, params, model_state or {}, batch)
-        return loss, (state or None)
+    @property
+    def text_data(self) -> TextData:
+        return self.structure.text_data
 
-    def loss(self, params, key, batch):
-        shapes = jax.eval_shape(lambda k: self._transformed.init(k, self.example_batch())[1], jax.random.PRNGKey(0))
-        # Haiku's initial batch-norm state (moving-average counters and values) is all zeros.
-        state = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        return self.loss_with_state(params, state or None, key, batch)[0]
+    @property
+    def vocab_size(self) -> int:
+        return self.structure.vocab_size
+
+
+class InitScaleFamily(TaskFamily):
+    """A family whose only value is the initialiser scale, U(0.5, 2), and whose tasks are
+    `task_type(structure, init_scale, data_dir)`; subclasses are frozen dataclasses with a `data_dir` field."""
+
+    task_type: ClassVar[type[SampledTask]]
+
+    def sample_values(self, key, structure):
+        return {"init_scale": sample_init_scale(key)}
+
+    def task(self, cfg: TaskConfig) -> SampledTask:
+        return self.task_type(cfg.structure, cfg.values["init_scale"], self.data_dir)

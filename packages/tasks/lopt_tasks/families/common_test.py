@@ -1,11 +1,22 @@
+import dataclasses
+
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lopt_tasks.families import random_pool
-from lopt_tasks.families.common import ACTIVATION_CHOICES, ACTIVATIONS, dropout, fold_tokens, initializer
+from lopt_tasks import random_pool
+from lopt_tasks.base import TaskConfig
+from lopt_tasks.families.common import (
+    ACTIVATION_CHOICES,
+    ACTIVATIONS,
+    InitScaleFamily,
+    SampledImageTask,
+    dropout,
+    initializer,
+)
+from lopt_tasks.image_task import ImageData
 
 
 def init(name, scale, shape):
@@ -34,10 +45,32 @@ def test_activation_weights_and_leaky_relu():
     np.testing.assert_allclose(ACTIVATIONS["leaky_relu_-0.5"](jnp.array([-2.0, 3.0])), [1.0, 3.0])
 
 
-def test_fold_tokens_and_dropout():
-    folded = fold_tokens(jnp.arange(256), 100)
-    assert int(folded.max()) == 99 and int(folded[99]) == 99 and int(folded[100]) == 1 + 100 % 99
-    np.testing.assert_array_equal(fold_tokens(jnp.arange(256), 256), jnp.arange(256))
+def test_dropout():
     x = jnp.ones((200_000,))
     dropped = random_pool.pooled(lambda key: dropout(jnp.float32(0.25), x), jax.random.PRNGKey(0))
     assert abs(float(jnp.mean(dropped == 0)) - 0.25) < 0.005 and abs(float(dropped.mean()) - 1.0) < 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class _Task(SampledImageTask):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class _Family(InitScaleFamily):
+    task_type = _Task
+    data_dir: str | None = "/data"
+    name = "test_family"
+
+    def sample_structure(self, key):
+        return dataclasses.make_dataclass("S", [("image_data", ImageData)], frozen=True)(ImageData("digits", 3))
+
+
+def test_init_scale_families_sample_a_uniform_scale_and_build_their_task_type():
+    family = _Family()
+    scales = np.asarray(family.sample_batch(jax.random.PRNGKey(0), 20_000).values["init_scale"])
+    assert scales.min() >= 0.5 and scales.max() < 2.0
+    assert abs(scales.mean() - 1.25) < 0.01 and abs(scales.var() - 1.5**2 / 12) < 0.005  # U(0.5, 2)
+    structure = family.sample_structure(None)
+    task = family.task(TaskConfig(structure, {"init_scale": jnp.float32(0.7)}))
+    assert task == _Task(structure, jnp.float32(0.7), "/data") and task.image_data == ImageData("digits", 3)

@@ -12,20 +12,20 @@ batch [4, 32), width [4, 16), 0–2 layers.
 """
 
 import dataclasses
-from typing import Any
 
 import haiku as hk
 import jax.numpy as jnp
 
-from lopt_tasks.base import TaskConfig, TaskFamily
-from lopt_tasks.families.common import ACTIVATION_CHOICES, ACTIVATIONS, INITIALIZER_CHOICES, initializer, sample_init_scale
-from lopt_tasks.families.image import (
-    DEFAULT_IMAGE_DATASETS,
-    REFERENCE_IMAGE_DATASETS,
-    ImageClassificationTask,
-    ImageData,
-    sample_image_data,
+from lopt_tasks.families.common import (
+    ACTIVATION_CHOICES,
+    ACTIVATIONS,
+    INITIALIZER_CHOICES,
+    InitScaleFamily,
+    SampledImageTask,
+    initializer,
 )
+from lopt_tasks.families.image import DEFAULT_IMAGE_DATASETS, REFERENCE_IMAGE_DATASETS, sample_image_data
+from lopt_tasks.image_task import ImageClassificationTask, ImageData
 from lopt_tasks.sampling import choice, log_int, numpy_rng
 
 
@@ -39,14 +39,8 @@ class ImageConvStructure:
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageConvTask(ImageClassificationTask):
+class ImageConvTask(SampledImageTask, ImageClassificationTask):
     structure: ImageConvStructure
-    init_scale: Any = 1.0
-    data_dir: str | None = None
-
-    @property
-    def image_data(self):
-        return self.structure.image_data
 
     @property
     def name(self) -> str:
@@ -64,8 +58,10 @@ class ImageConvTask(ImageClassificationTask):
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageConvFamily(TaskFamily):
+class ImageConvFamily(InitScaleFamily):
     """Conv-net classifiers; ranges are [low, high) for log-uniform draws, tuples of options otherwise."""
+
+    task_type = ImageConvTask
 
     datasets: tuple[str, ...] = DEFAULT_IMAGE_DATASETS
     batch_sizes: tuple[int, int] = (4, 32)
@@ -97,9 +93,3 @@ class ImageConvFamily(TaskFamily):
             activation=choice(rng, self.activations),
             initializer=choice(rng, self.initializers),
         )
-
-    def sample_values(self, key, structure):
-        return {"init_scale": sample_init_scale(key)}
-
-    def task(self, cfg: TaskConfig) -> ImageConvTask:
-        return ImageConvTask(cfg.structure, cfg.values["init_scale"], self.data_dir)

@@ -1,50 +1,32 @@
-"""The image side shared by the image families: which data a task uses, and the classifier task base.
+"""Which images a sampled image task uses (the dataset pools, `sample_image_data`), and the MLP families' fields.
 
 The reference samples a dataset uniformly from its image datasets, an image
 size log-uniformly (images are resized) and a batch size log-uniformly
 (tasks/parametric/image_mlp.py `sample_image_mlp` and the other
 `sample_image_*`). Here the pool defaults to the offline "digits" and the
 stored image size; families' `reference()` constructors use the tfds
-datasets and the reference's ranges.
+datasets and the reference's ranges. The task side (`ImageData`,
+`ImageTask`) is `lopt_tasks.image_task`, shared with the fixed tasks.
+
+`DenseImageFamily` holds what the MLP classifier and MLP auto-encoder
+families share: the same fields, ranges and first draws (the reference's
+image_mlp.py and image_mlp_ae.py sample alike).
 """
 
-import abc
 import dataclasses
-import math
 from collections.abc import Sequence
 
-import haiku as hk
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from lopt_tasks import datasets as lopt_datasets
-from lopt_tasks.families.common import HaikuTask, image_input_shape, image_splits
-from lopt_tasks.losses import softmax_cross_entropy
+from lopt_tasks.families.common import ACTIVATION_CHOICES, INITIALIZER_CHOICES, InitScaleFamily
+from lopt_tasks.image_task import ImageData
 from lopt_tasks.sampling import choice, log_int
 
 #: The offline default pool.
 DEFAULT_IMAGE_DATASETS = ("digits",)
 #: The reference's pool, less cifar100 (not among lopt's datasets); needs prepared tfds data.
 REFERENCE_IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imagenet16")
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageData:
-    """The data a sampled image task trains on: dataset, batch size, square image size (None: stored size)."""
-
-    dataset: str
-    batch_size: int
-    image_size: int | None = None
-
-    @property
-    def input_shape(self) -> tuple[int, int, int, int]:
-        """(batch, height, width, channels) of a batch's images."""
-        return image_input_shape(self.dataset, self.batch_size, self.image_size)
-
-    @property
-    def num_classes(self) -> int:
-        return lopt_datasets.num_classes(self.dataset)
 
 
 def sample_image_data(
@@ -66,43 +48,31 @@ def sample_image_data(
     return ImageData(dataset, batch_size, image_size)
 
 
-class ImageTask(HaikuTask):
-    """A haiku task on batches {"image", "label"} of `image_data` (an ImageData attribute of subclasses,
-    which are frozen dataclasses with a `data_dir` field)."""
+@dataclasses.dataclass(frozen=True)
+class DenseImageFamily(InitScaleFamily):
+    """Fields of the MLP image families; ranges are [low, high) for log-uniform draws, tuples of options otherwise.
 
-    def example_batch(self):
-        shape = self.image_data.input_shape
-        return {"image": jnp.zeros(shape, jnp.float32), "label": jnp.zeros(shape[:1], jnp.int32)}
+    Defaults fit this machine ("digits" at 8×8, batch [4, 64), width [8, 32),
+    0–2 hidden layers); `reference()` has the reference's ranges: batch
+    [4, 512), image size [4, 32), width [8, 128), 0–4 hidden layers.
+    """
 
-    @property
-    def datasets(self):
-        d = self.image_data
-        return image_splits(d.dataset, d.batch_size, d.image_size, self.data_dir)
+    datasets: tuple[str, ...] = DEFAULT_IMAGE_DATASETS
+    batch_sizes: tuple[int, int] = (4, 64)
+    image_sizes: tuple[int, int] | None = None
+    hidden_sizes: tuple[int, int] = (8, 32)
+    depths: tuple[int, ...] = (0, 1, 2)
+    activations: tuple[str, ...] = ACTIVATION_CHOICES
+    initializers: tuple[str, ...] = INITIALIZER_CHOICES
+    data_dir: str | None = None
 
-    def first_images(self) -> np.ndarray:
-        """The images of training batch 0 (seed 0), e.g. for a data-dependent normalizer."""
-        return np.asarray(self.datasets["train"].batch(0, 0)["image"], np.float32)
+    @classmethod
+    def reference(cls, datasets=REFERENCE_IMAGE_DATASETS, data_dir=None):
+        return cls(datasets, (4, 512), (4, 32), (8, 128), (0, 1, 2, 3, 4), data_dir=data_dir)
 
-
-class ImageClassificationTask(ImageTask):
-    """Softmax cross-entropy of `logits(images)` against the labels; normalizer ln(#classes)."""
-
-    @abc.abstractmethod
-    def logits(self, images: jax.Array) -> jax.Array:
-        """[B, num_classes] logits, inside haiku."""
-
-    def forward(self, batch):
-        return softmax_cross_entropy(self.logits(batch["image"]), batch["label"])
-
-    @property
-    def normalizer(self) -> float:
-        return math.log(self.image_data.num_classes)
-
-
-def flatten_images(images: jax.Array) -> jax.Array:
-    return jnp.reshape(images, (images.shape[0], -1))
-
-
-def dense_stack(sizes: Sequence[int], w_init, activation, x: jax.Array, name: str = "mlp") -> jax.Array:
-    """Linear layers of `sizes` with `activation` between them (not after the last)."""
-    return hk.nets.MLP(tuple(sizes), w_init=w_init, activation=activation, name=name)(x)
+    def sample_layers(self, rng: np.random.Generator) -> tuple[ImageData, tuple[int, ...], str, str]:
+        """(image data, hidden sizes of one width, activation, initialiser), drawn in the reference's order."""
+        width = log_int(rng, *self.hidden_sizes)
+        depth = int(choice(rng, self.depths))
+        image_data = sample_image_data(rng, self.datasets, self.batch_sizes, self.image_sizes)
+        return image_data, (width,) * depth, choice(rng, self.activations), choice(rng, self.initializers)

@@ -1,43 +1,6 @@
-import dataclasses
-import math
-
-import haiku as hk
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from lopt_tasks.families.language import LanguageModelTask, TextData, sample_text_data
-
-
-@dataclasses.dataclass(frozen=True)
-class Unigram(LanguageModelTask):
-    """Logits = one learned bias per token, the same at every position."""
-
-    text_data: TextData = TextData("licenses", 4, 9)
-    vocab_size: int = 64
-    data_dir: str | None = None
-
-    @property
-    def name(self):
-        return "unigram"
-
-    def logits(self, tokens):
-        bias = hk.get_parameter("bias", (self.vocab_size,), init=jnp.zeros)
-        return jnp.broadcast_to(bias, tokens.shape + (self.vocab_size,))
-
-
-def test_targets_are_the_next_folded_bytes_and_a_uniform_model_scores_ln_vocabulary():
-    task = Unigram()
-    batch = task.datasets["train"].batch(3, 1)
-    assert batch["tokens"].shape == (4, 10)
-    params = task.init(jax.random.PRNGKey(0))
-    np.testing.assert_allclose(task.loss(params, None, batch), math.log(64), rtol=1e-6)
-    assert task.normalizer == math.log(64)
-    bias = np.linspace(-1, 1, 64).astype(np.float32)
-    tokens = batch["tokens"]
-    folded = np.where(tokens >= 64, 1 + tokens % 63, tokens)[:, 1:]
-    log_probs = bias - np.log(np.sum(np.exp(bias)))
-    np.testing.assert_allclose(task.loss({"~": {"bias": bias}}, None, batch), -np.mean(log_probs[folded]), rtol=1e-5)
+from lopt_tasks.families.language import sample_text_data
 
 
 def test_sampled_text_data_stays_in_its_ranges():

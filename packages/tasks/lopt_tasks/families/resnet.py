@@ -26,20 +26,13 @@ initial channels [4, 16), batch [4, 32).
 """
 
 import dataclasses
-from typing import Any
 
 import haiku as hk
 import jax.numpy as jnp
 
-from lopt_tasks.base import TaskConfig, TaskFamily
-from lopt_tasks.families.common import ACTIVATION_CHOICES, ACTIVATIONS, initializer, sample_init_scale
-from lopt_tasks.families.image import (
-    DEFAULT_IMAGE_DATASETS,
-    REFERENCE_IMAGE_DATASETS,
-    ImageClassificationTask,
-    ImageData,
-    sample_image_data,
-)
+from lopt_tasks.families.common import ACTIVATION_CHOICES, ACTIVATIONS, InitScaleFamily, SampledImageTask, initializer
+from lopt_tasks.families.image import DEFAULT_IMAGE_DATASETS, REFERENCE_IMAGE_DATASETS, sample_image_data
+from lopt_tasks.image_task import ImageClassificationTask, ImageData
 from lopt_tasks.sampling import choice, log_int, numpy_rng
 
 CHANNEL_PATTERNS = ((1, 1, 1, 1), (1, 2, 4, 8), (1, 2, 2, 4), (1, 2, 2, 2), (1, 2, 4, 4))
@@ -66,14 +59,8 @@ def _batch_norm(name, zero_scale=False):
 
 
 @dataclasses.dataclass(frozen=True)
-class ResNetTask(ImageClassificationTask):
+class ResNetTask(SampledImageTask, ImageClassificationTask):
     structure: ResNetStructure
-    init_scale: Any = 1.0
-    data_dir: str | None = None
-
-    @property
-    def image_data(self):
-        return self.structure.image_data
 
     @property
     def name(self) -> str:
@@ -110,8 +97,10 @@ class ResNetTask(ImageClassificationTask):
 
 
 @dataclasses.dataclass(frozen=True)
-class ResNetFamily(TaskFamily):
+class ResNetFamily(InitScaleFamily):
     """ResNet classifiers; ranges are [low, high) for log-uniform draws, tuples of options otherwise."""
+
+    task_type = ResNetTask
 
     datasets: tuple[str, ...] = DEFAULT_IMAGE_DATASETS
     batch_sizes: tuple[int, int] = (4, 32)
@@ -146,9 +135,3 @@ class ResNetFamily(TaskFamily):
             image_data=sample_image_data(rng, self.datasets, self.batch_sizes, self.image_sizes),
             activation=choice(rng, self.activations),
         )
-
-    def sample_values(self, key, structure):
-        return {"init_scale": sample_init_scale(key)}
-
-    def task(self, cfg: TaskConfig) -> ResNetTask:
-        return ResNetTask(cfg.structure, cfg.values["init_scale"], self.data_dir)

@@ -13,22 +13,15 @@ embedding [8, 32), batch [4, 32), sequence [4, 32), vocabulary [64, 257).
 """
 
 import dataclasses
-from typing import Any
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from lopt_tasks.base import TaskConfig, TaskFamily
-from lopt_tasks.families.common import INITIALIZER_CHOICES, initializer, sample_init_scale
-from lopt_tasks.families.language import (
-    DEFAULT_TEXT_DATASETS,
-    REFERENCE_TEXT_DATASETS,
-    LanguageModelTask,
-    TextData,
-    sample_text_data,
-)
+from lopt_tasks.families.common import INITIALIZER_CHOICES, InitScaleFamily, SampledLanguageModelTask, initializer
+from lopt_tasks.families.language import DEFAULT_TEXT_DATASETS, REFERENCE_TEXT_DATASETS, sample_text_data
 from lopt_tasks.sampling import choice, log_int, numpy_rng
+from lopt_tasks.text_task import LanguageModelTask, TextData
 
 CELLS = ("lstm", "gru", "vanilla")
 
@@ -76,18 +69,8 @@ class RNNLMStructure:
 
 
 @dataclasses.dataclass(frozen=True)
-class RNNLMTask(LanguageModelTask):
+class RNNLMTask(SampledLanguageModelTask, LanguageModelTask):
     structure: RNNLMStructure
-    init_scale: Any = 1.0
-    data_dir: str | None = None
-
-    @property
-    def text_data(self):
-        return self.structure.text_data
-
-    @property
-    def vocab_size(self):
-        return self.structure.vocab_size
 
     @property
     def name(self) -> str:
@@ -108,8 +91,10 @@ class RNNLMTask(LanguageModelTask):
 
 
 @dataclasses.dataclass(frozen=True)
-class RNNLMFamily(TaskFamily):
+class RNNLMFamily(InitScaleFamily):
     """RNN LMs; ranges are [low, high) for log-uniform draws, tuples of options otherwise."""
+
+    task_type = RNNLMTask
 
     datasets: tuple[str, ...] = DEFAULT_TEXT_DATASETS
     batch_sizes: tuple[int, int] = (4, 32)
@@ -137,9 +122,3 @@ class RNNLMFamily(TaskFamily):
         vocab_size = log_int(rng, *self.vocab_sizes)
         cell = str(choice(rng, self.cells))
         return RNNLMStructure(text_data, vocab_size, embed_size, rnn_size, cell, str(choice(rng, self.initializers)))
-
-    def sample_values(self, key, structure):
-        return {"init_scale": sample_init_scale(key)}
-
-    def task(self, cfg: TaskConfig) -> RNNLMTask:
-        return RNNLMTask(cfg.structure, cfg.values["init_scale"], self.data_dir)

@@ -29,10 +29,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from lopt_tasks import random_pool
 from lopt_tasks.base import TaskConfig, TaskFamily
-from lopt_tasks.families import random_pool
 from lopt_tasks.families.common import ACTIVATIONS, initializer, sample_init_scale
-from lopt_tasks.families.image import ImageClassificationTask, ImageData, dense_stack, flatten_images
+from lopt_tasks.image_task import ImageClassificationTask, ImageData, dense_stack, flatten_images
 from lopt_tasks.losses import softmax_cross_entropy
 from lopt_tasks.sampling import choice, numpy_rng
 

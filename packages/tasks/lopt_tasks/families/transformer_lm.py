@@ -18,21 +18,15 @@ vocabulary [64, 257).
 """
 
 import dataclasses
-from typing import Any
 
 import haiku as hk
 
-from lopt_tasks.base import TaskConfig, TaskFamily
+from lopt_tasks.base import TaskConfig
 from lopt_tasks.families.attention import layer_norm, transformer_block
-from lopt_tasks.families.common import initializer, sample_init_scale
-from lopt_tasks.families.language import (
-    DEFAULT_TEXT_DATASETS,
-    REFERENCE_TEXT_DATASETS,
-    LanguageModelTask,
-    TextData,
-    sample_text_data,
-)
+from lopt_tasks.families.common import InitScaleFamily, SampledLanguageModelTask, initializer
+from lopt_tasks.families.language import DEFAULT_TEXT_DATASETS, REFERENCE_TEXT_DATASETS, sample_text_data
 from lopt_tasks.sampling import log_int, numpy_rng
+from lopt_tasks.text_task import LanguageModelTask, TextData
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,19 +39,9 @@ class TransformerLMStructure:
 
 
 @dataclasses.dataclass(frozen=True)
-class TransformerLMTask(LanguageModelTask):
+class TransformerLMTask(SampledLanguageModelTask, LanguageModelTask):
     structure: TransformerLMStructure
-    init_scale: Any = 1.0
     dropout_rate: float = 0.1
-    data_dir: str | None = None
-
-    @property
-    def text_data(self):
-        return self.structure.text_data
-
-    @property
-    def vocab_size(self):
-        return self.structure.vocab_size
 
     @property
     def name(self) -> str:
@@ -77,7 +61,7 @@ class TransformerLMTask(LanguageModelTask):
 
 
 @dataclasses.dataclass(frozen=True)
-class TransformerLMFamily(TaskFamily):
+class TransformerLMFamily(InitScaleFamily):
     """Transformer LMs; ranges are [low, high) for log-uniform draws."""
 
     datasets: tuple[str, ...] = DEFAULT_TEXT_DATASETS
@@ -107,8 +91,5 @@ class TransformerLMFamily(TaskFamily):
         vocab_size = log_int(rng, *self.vocab_sizes)
         return TransformerLMStructure(text_data, vocab_size, num_layers, num_heads, num_heads * per_head)
 
-    def sample_values(self, key, structure):
-        return {"init_scale": sample_init_scale(key)}
-
     def task(self, cfg: TaskConfig) -> TransformerLMTask:
-        return TransformerLMTask(cfg.structure, cfg.values["init_scale"], self.dropout_rate, self.data_dir)
+        return TransformerLMTask(cfg.structure, cfg.values["init_scale"], self.data_dir, self.dropout_rate)

@@ -28,23 +28,21 @@ at 10) this is a loss value, as `Task.normalizer` asks.
 import dataclasses
 import functools
 import math
-from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
-from lopt_tasks.base import TaskConfig, TaskFamily
-from lopt_tasks.families import random_pool
-from lopt_tasks.families.common import ACTIVATION_CHOICES, ACTIVATIONS, INITIALIZER_CHOICES, initializer, sample_init_scale
-from lopt_tasks.families.image import (
-    DEFAULT_IMAGE_DATASETS,
-    REFERENCE_IMAGE_DATASETS,
-    ImageData,
-    ImageTask,
-    dense_stack,
-    flatten_images,
-    sample_image_data,
+from lopt_tasks import random_pool
+from lopt_tasks.families.common import (
+    ACTIVATION_CHOICES,
+    ACTIVATIONS,
+    INITIALIZER_CHOICES,
+    InitScaleFamily,
+    SampledImageTask,
+    initializer,
 )
+from lopt_tasks.families.image import DEFAULT_IMAGE_DATASETS, REFERENCE_IMAGE_DATASETS, sample_image_data
+from lopt_tasks.image_task import ImageData, ImageTask, dense_stack, flatten_images
 from lopt_tasks.sampling import choice, log_int, numpy_rng
 
 BIN_SIZE = 1.0 / 255.0
@@ -81,14 +79,8 @@ def _zero_output_loss(task: "VAETask") -> float:
 
 
 @dataclasses.dataclass(frozen=True)
-class VAETask(ImageTask):
+class VAETask(SampledImageTask, ImageTask):
     structure: VAEStructure
-    init_scale: Any = 1.0
-    data_dir: str | None = None
-
-    @property
-    def image_data(self):
-        return self.structure.image_data
 
     @property
     def name(self) -> str:
@@ -120,8 +112,10 @@ class VAETask(ImageTask):
 
 
 @dataclasses.dataclass(frozen=True)
-class VAEFamily(TaskFamily):
+class VAEFamily(InitScaleFamily):
     """MLP VAEs; ranges are [low, high) for log-uniform draws, tuples of options otherwise."""
+
+    task_type = VAETask
 
     datasets: tuple[str, ...] = DEFAULT_IMAGE_DATASETS
     batch_sizes: tuple[int, int] = (4, 64)
@@ -155,9 +149,3 @@ class VAEFamily(TaskFamily):
             center_data=bool(rng.uniform() < 0.5),
             per_dim_loss=bool(rng.uniform() < 0.5),
         )
-
-    def sample_values(self, key, structure):
-        return {"init_scale": sample_init_scale(key)}
-
-    def task(self, cfg: TaskConfig) -> VAETask:
-        return VAETask(cfg.structure, cfg.values["init_scale"], self.data_dir)

@@ -7,8 +7,8 @@ import pytest
 
 from lopt_tasks.base import TaskConfig
 from lopt_tasks.families.checks import all_finite, num_params, run_batch
-from lopt_tasks.families.image import ImageData
 from lopt_tasks.families.vae import VAEFamily, VAEStructure, gaussian_log_density, kl_to_standard_normal
+from lopt_tasks.image_task import ImageData
 
 FAMILY = VAEFamily()
 

@@ -29,14 +29,9 @@ import jax.numpy as jnp
 
 from lopt_tasks.base import TaskConfig, TaskFamily
 from lopt_tasks.families.attention import layer_norm, transformer_block
-from lopt_tasks.families.common import dropout, initializer, sample_init_scale
-from lopt_tasks.families.image import (
-    DEFAULT_IMAGE_DATASETS,
-    REFERENCE_IMAGE_DATASETS,
-    ImageClassificationTask,
-    ImageData,
-    sample_image_data,
-)
+from lopt_tasks.families.common import SampledImageTask, dropout, initializer, sample_init_scale
+from lopt_tasks.families.image import DEFAULT_IMAGE_DATASETS, REFERENCE_IMAGE_DATASETS, sample_image_data
+from lopt_tasks.image_task import ImageClassificationTask, ImageData
 from lopt_tasks.sampling import choice, log_int, numpy_rng
 
 PATCH_SIZES = (2, 4, 8, 12, 16)
@@ -53,16 +48,10 @@ class ViTStructure:
 
 
 @dataclasses.dataclass(frozen=True)
-class ViTTask(ImageClassificationTask):
+class ViTTask(SampledImageTask, ImageClassificationTask):
     structure: ViTStructure
-    init_scale: Any = 1.0
     dropout_rate: Any = 0.0
     attention_dropout_rate: Any = 0.0
-    data_dir: str | None = None
-
-    @property
-    def image_data(self):
-        return self.structure.image_data
 
     @property
     def name(self) -> str:
@@ -135,4 +124,4 @@ class ViTFamily(TaskFamily):
 
     def task(self, cfg: TaskConfig) -> ViTTask:
         v = cfg.values
-        return ViTTask(cfg.structure, v["init_scale"], v["dropout"], v["attention_dropout"], self.data_dir)
+        return ViTTask(cfg.structure, v["init_scale"], self.data_dir, v["dropout"], v["attention_dropout"])
