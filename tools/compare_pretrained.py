@@ -10,6 +10,12 @@ final-loss ratio with a bootstrap interval, the median speedup, diverged runs â€
 and draws every entry's sorted speedups in <plot_dir>/speedups_T<horizon>.png. Entries
 were evaluated on different tasks (each entry's README table says which), so
 the curves compare fractions of each entry's own tasks.
+
+`--results` compares evaluation directories (tools/evaluate --out) instead,
+each named by its directory, the scorecard recomputed from its results.json â€”
+e.g. every candidate tools/recipes/heldout_tables.sh evaluated on the same suite:
+
+    bazel run //tools:compare_pretrained -- --horizon=1000 --results=runs/heldout/celo,runs/heldout/seed1_step_1600
 """
 
 import dataclasses
@@ -29,7 +35,10 @@ _PLOT_DIR = flags.DEFINE_string("plot_dir", None, "Directory for the plot (none:
 _MARKDOWN = flags.DEFINE_bool("markdown", False, "Also print each entry's per-task table in Markdown (as in the "
                               "package README).")
 
-OWN_FLAGS = ("horizon", "entries", "plot_dir", "markdown")
+_RESULTS = flags.DEFINE_list("results", None, "Evaluation directories (or results.json files) to compare instead "
+                              "of registry entries, each named by its directory.")
+
+OWN_FLAGS = ("horizon", "entries", "plot_dir", "markdown", "results")
 
 
 def fail(message) -> None:
@@ -92,14 +101,40 @@ def as_entry(results: lopt_eval.Results, name: str) -> lopt_eval.Results:
 parse_flags = common_flags.flag_parser("compare_pretrained", OWN_FLAGS)
 
 
+def evaluations_in(paths: list[str], steps: int) -> dict[str, lopt_eval.Results]:
+    """{directory name: results} of evaluation directories or results.json files, each at `steps`."""
+    found = {}
+    for path in paths:
+        file = os.path.join(path, "results.json") if os.path.isdir(path) else path
+        name = os.path.basename(os.path.dirname(os.path.abspath(file)))
+        try:
+            results = lopt_eval.load(file)
+        except (OSError, lopt_eval.ResultsError) as e:
+            fail(f"cannot read the evaluation {path}: {e}")
+        if results.config.get("num_steps") != steps:
+            fail(f"{file} evaluates {results.config.get('num_steps')} steps, not --horizon={steps}")
+        if name in found:
+            fail(f"two evaluations named {name!r} (--results names each by its directory)")
+        found[name] = results
+    return found
+
+
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
-    names = _ENTRIES.value or lopt_pretrained.names()
+    if _RESULTS.value and _ENTRIES.value:
+        fail("--results compares evaluation directories instead of registry entries; drop --entries")
+    found = {}
+    if _RESULTS.value:
+        for name, results in evaluations_in(_RESULTS.value, _HORIZON.value).items():
+            found[name] = results
+            print(f"{name}: {lopt_eval.scorecard.scorecard(results).line().split(': ', 1)[1]}")
+            if _MARKDOWN.value:
+                print(markdown_table(results) + "\n")
+    names = [] if _RESULTS.value else _ENTRIES.value or lopt_pretrained.names()
     unknown = sorted(set(names) - set(lopt_pretrained.names()))
     if unknown:
         fail(f"no registry entry {', '.join(unknown)}; known: {', '.join(lopt_pretrained.names())}")
-    found = {}
     for name in names:
         results = evaluation_at(name, _HORIZON.value)
         if results is None:
@@ -112,7 +147,7 @@ def main(argv):
         if _MARKDOWN.value:
             print(markdown_table(results) + "\n")
     if not found:
-        fail(f"no entry has an evaluation at T={_HORIZON.value}")
+        fail(f"no entry has an evaluation at T={_HORIZON.value}")  # (--results fails on its own above)
     if _PLOT_DIR.value:
         combined = lopt_eval.Results(config={"num_steps": _HORIZON.value}, runs=[],
                                      summary=[s for name, r in found.items() for s in as_entry(r, name).summary])

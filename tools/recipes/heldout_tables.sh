@@ -9,7 +9,8 @@
 # Tasks whose baselines are not committed in packages/eval/stored_baselines are skipped and listed as such
 # (--stored_baselines_only): text_lstm's 15-rate Adam sweep is not stored yet (about 100 minutes here). Each
 # candidate's table, scorecard line and skipped tasks go to <output dir>/<name>.log; results.json and plots to
-# <output dir>/<name>/. A candidate already evaluated (its results.json exists) is not run again.
+# <output dir>/<name>/. A candidate already evaluated (its results.json exists) is not run again. Last, every
+# candidate's scorecard side by side (tools/compare_pretrained --results) and <output dir>/speedups_T1000.png.
 # LOPT_PY: the Python to run the tools with (default: .venv/bin/python, PYTHONPATH set here).
 set -euo pipefail
 
@@ -24,6 +25,7 @@ shift
 py="${LOPT_PY:-$root/.venv/bin/python}"
 export JAX_PLATFORMS=cpu
 export PYTHONPATH="$root/tools$(for p in features architectures tasks es eval pretrained; do printf ':%s' "$root/packages/$p"; done)"
+names=()
 for optimizer in "$@"; do
   # A directory name for the candidate: pretrained:celo -> celo, checkpoint:a/seed1/theta_steps/step_1600 -> seed1_step_1600.
   case "$optimizer" in
@@ -35,6 +37,7 @@ for optimizer in "$@"; do
                   name="$(basename "$parent")_$(basename "$path")" ;;
     *) name="${optimizer//[^A-Za-z0-9_.-]/_}" ;;
   esac
+  names+=("$name")
   if [ -f "$out/$name/results.json" ]; then
     echo "$name: already evaluated in $out/$name" >&2
     continue
@@ -46,3 +49,11 @@ for optimizer in "$@"; do
   echo "$name: $(( $(date +%s) - start )) s" >> "$out/$name.log"
   tail -n 4 "$out/$name.log"
 done
+# Every candidate of this call side by side, each scorecard recomputed from its results.json with the current
+# lopt_eval (so a candidate evaluated earlier is scored as the others are), and their sorted speedups in one plot.
+dirs=()
+for d in "${names[@]}"; do [ -f "$out/$d/results.json" ] && dirs+=("$out/$d"); done
+if [ ${#dirs[@]} -gt 0 ]; then
+  (cd "$root" && "$py" tools/compare_pretrained.py --horizon=1000 --plot_dir="$out" \
+     --results="$(IFS=,; echo "${dirs[*]}")")
+fi
