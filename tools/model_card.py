@@ -173,15 +173,24 @@ def render(entry_dir: str) -> str:
               "adds wd·φ to the gradients and wd·Σφ² to the loss the optimizer reads; `strict=True` turns the "
               "horizon warning below into an error.", ""]
     lines += ["## Horizons", ""]
-    if known.known is None:
+    if known.known is None and not known.evaluated:
         lines += ["This entry records no horizon: the drop-in warns whatever the run length.", ""]
+    elif known.known is None:
+        lines += [f"{known.describe().capitalize()}. It diverged on at least half of the tasks at every horizon "
+                  "it was evaluated at, so the drop-in warns whatever the run length.", ""]
     else:
-        shortest, longest = known.known
-        lines += [f"{known.describe().capitalize()}. `lopt_pretrained.optax` accepts runs of "
-                  f"{-(-shortest // horizon_contract.SHORTER):,}-{horizon_contract.LONGER * longest:,} steps "
-                  f"(1/{horizon_contract.SHORTER} of the shortest to {horizon_contract.LONGER}× the longest "
-                  f"{'evaluated' if known.evaluated else 'meta-training'} horizon) and warns outside them: what "
-                  "it does there has not been measured.", ""]
+        low, high = known.accepted()
+        what = "evaluated" if known.evaluated else "meta-training"
+        if known.failed:
+            what = f"{what} horizon it did not diverge at"
+            stop = (", and shorter than the horizon where it diverged on at least half of the tasks"
+                    if high < horizon_contract.LONGER * known.known[1] else "")
+        else:
+            what, stop = f"{what} horizon", ""
+        lines += [f"{known.describe().capitalize()}. `lopt_pretrained.optax` accepts runs of {low:,}-{high:,} "
+                  f"steps (1/{horizon_contract.SHORTER} of the shortest to {horizon_contract.LONGER}× the longest "
+                  f"{what}{stop}) and warns outside them: what it does there "
+                  f"{'has failed or ' if known.failed else ''}has not been measured.", ""]
     lines += ["## How it was trained", ""] + _training_lines(entry)
     lines += ["## Licence of the weights", ""] + _licence_lines(entry)
     lines += ["## Against tuned baselines", "",
@@ -219,7 +228,7 @@ def render(entry_dir: str) -> str:
                 lines.append(f"- a higher final loss than tuned {baseline} at T = {steps:,} on: "
                              f"{', '.join(kinds['loss'])}.")
     if known.known is not None:
-        lines.append(f"- unmeasured beyond {horizon_contract.LONGER * known.known[1]:,} steps (the drop-in warns).")
+        lines.append(f"- unmeasured or failed beyond {known.accepted()[1]:,} steps (the drop-in warns).")
     lines += ["", "## Files", "",
               f"`entry.json` (this record), `{entry['weights'].get('file', 'theta.npz')}` (θ, SHA-256 "
               f"`{entry['weights'].get('sha256')}`), "

@@ -45,6 +45,10 @@ after it was registered, or the same tasks at 5× the meta-training horizon
 
     bazel run //tools:register_pretrained -- --entry=small_fc_lopt_digits_mlp --add_evaluation \
         --evaluation_dir=runs/sfc/more_tasks
+
+Without `--evaluation_dir`, `--add_evaluation` rewrites the entry's record
+and model card from the results files it already has (after a change to
+what the record holds, such as each task's count of diverged seeds).
 """
 
 import dataclasses
@@ -120,16 +124,20 @@ def meta_training_curve(metrics_path: str, points: int = CURVE_POINTS) -> dict:
 
 
 def evaluation_summary(results: lopt_eval.Results) -> list[dict]:
-    """Per task: the candidate's final loss, each baseline's, and the speedup."""
+    """Per task: the candidate's final loss, each baseline's, the speedup, and how many of the candidate's seeds
+    diverged (`lopt_eval.scorecard.diverged_seeds`; the horizon contract reads it)."""
     def number(x):  # a diverged run's NaN is written as null
         return float(x) if np.isfinite(x) else None
 
+    steps = int(results.config["num_steps"])
+    diverged = {r.task: int(lopt_eval.scorecard.diverged_seeds(np.asarray(r.train_loss), steps).sum())
+                for r in results.runs if r.role == "candidate" and r.optimizer == results.config.get("candidate")}
     rows = {}
     for s in results.summary:
         row = rows.setdefault(s.task, {"task": s.task})
         if s.optimizer == results.config.get("candidate"):
             row.update(final_loss=number(s.final_loss_mean), final_loss_std=number(s.final_loss_std),
-                       speedup=s.speedup)
+                       speedup=s.speedup, diverged_seeds=diverged.get(s.task))
         else:
             row[f"{s.optimizer}_final_loss"] = number(s.final_loss_mean)
             row[f"{s.optimizer}_final_loss_std"] = number(s.final_loss_std)
@@ -260,7 +268,7 @@ def read_evaluations(expected: dict) -> tuple[dict[int, list[lopt_eval.Results]]
     the θ identified by `expected` (`lopt_pretrained.learned_identity`)."""
     by_horizon: dict[int, list[lopt_eval.Results]] = {}
     horizon_of: dict[str, int] = {}
-    for directory in _EVALUATION_DIR.value:
+    for directory in _EVALUATION_DIR.value or []:
         results_path = os.path.join(directory, "results.json")
         try:
             part = lopt_eval.load(results_path)
@@ -332,7 +340,9 @@ def main(argv):
         fail("--third_party needs --reference_checkpoint (the original weights file)")
     if _REFERENCE_CHECKPOINT.value and not third_party:
         fail("--reference_checkpoint needs --third_party (the provenance spec of those weights)")
-    required = (_ENTRY, _EVALUATION_DIR) if (_ADD.value or third_party) else (_ENTRY, _META_TRAIN_DIR, _EVALUATION_DIR)
+    # --add_evaluation alone rewrites an entry's record (summaries, card) from the results it already has.
+    required = ((_ENTRY,) if _ADD.value else (_ENTRY, _EVALUATION_DIR) if third_party
+                else (_ENTRY, _META_TRAIN_DIR, _EVALUATION_DIR))
     for flag in required:
         if not flag.value:
             fail(f"--{flag.name} is required")
@@ -368,7 +378,7 @@ def main(argv):
     plots = {}
     for h, parts in by_horizon.items():
         sources = ([(target, stem[h])] if h in source.earlier else []) + [
-            (d, "") for d in _EVALUATION_DIR.value if horizon_of[d] == h]
+            (d, "") for d in _EVALUATION_DIR.value or [] if horizon_of[d] == h]
         plots.update(horizon_plots(sources, stem[h], redrawn=len(parts) > 1))
     merged_speedups = {h: f"{stem[h]}speedups.png" for h, parts in by_horizon.items() if len(parts) > 1}
     curve_png = source.curve_png
@@ -426,7 +436,7 @@ def main(argv):
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)
-    added = f", {len(_EVALUATION_DIR.value)} evaluation(s) added" if source.earlier else ""
+    added = f", {len(_EVALUATION_DIR.value or [])} evaluation(s) added" if source.earlier else ""
     made = "third-party weights" if source.provenance is not None else f"{source.outer_steps} meta-training steps"
     print(f"registered {name!r} ({source.lopt.name}, {made}{added}) in {target}")
     return 0

@@ -138,15 +138,18 @@ def test_several_evaluations_are_merged_into_one(run):
     assert [part.get("baseline_multiple") for part in shipped.config["parts"]] == [None, 1]
 
 
-def later_evaluation(tmp_path, task="digits_conv", candidate="pretrained:mine", steps=HORIZON, final_loss=0.25):
-    """A results directory of the same θ on one more task (as tools/evaluate writes it), at `steps` steps."""
+def later_evaluation(tmp_path, task="digits_conv", candidate="pretrained:mine", steps=HORIZON, final_loss=0.25,
+                     diverged=False):
+    """A results directory of the same θ on one more task (as tools/evaluate writes it), at `steps` steps; with
+    `diverged`, the candidate's loss ends above where it started (lopt_eval.scorecard's diverged run)."""
     later = tmp_path / f"later_{task}_T{steps}"
     os.makedirs(later)
     curve = np.linspace(1.0, 0.2, steps)[None].repeat(2, 0)
+    candidate_curve = curve[:, ::-1] * 3 if diverged else curve
     lopt_eval.save(str(later / "results.json"), lopt_eval.Results(
         config={"num_steps": steps, "seeds": [0, 1], "baselines": ["adam"], "candidate": candidate, "tasks": [task],
                 "candidate_identity": identity_of_run(tmp_path)},
-        runs=[lopt_eval.Run(candidate, task, "candidate", {}, steps, [0, 1], curve, 1e-3, [1.0, 1.0]),
+        runs=[lopt_eval.Run(candidate, task, "candidate", {}, steps, [0, 1], candidate_curve, 1e-3, [1.0, 1.0]),
               lopt_eval.Run("adam", task, "baseline", {"learning_rate": 0.01}, steps, [0, 1], curve * 2, 1e-3,
                             [1.0, 1.0])],
         summary=[lopt_eval.Summary(candidate, task, final_loss, 0.01,
@@ -334,6 +337,35 @@ def test_evaluations_at_other_horizons_are_added_beside_the_primary_one(run):
         str(tmp_path / "evaluation"), later_evaluation(tmp_path, task="digits_autoencoder", steps=long)])
     entry = json.loads((directory / "entry.json").read_text())
     assert [e["num_steps"] for e in entry["evaluations"]] == [HORIZON, long]
+
+
+def test_the_record_counts_diverged_seeds_and_the_contract_stops_short_of_a_horizon_that_failed(run):
+    tmp_path, _, _ = run
+    register(tmp_path)
+    directory = tmp_path / "registry" / "mine"
+    long = 5 * HORIZON
+    register(tmp_path, meta_train_dir=None, add_evaluation=True,
+             evaluation_dir=[later_evaluation(tmp_path, task="digits_mlp", steps=long, diverged=True)])
+    entry = json.loads((directory / "entry.json").read_text())
+    assert [[(t["task"], t.get("diverged_seeds")) for t in e["tasks"]] for e in entry["evaluations"]] == [
+        [("digits_mlp", 0), ("family:mlp:1", None)], [("digits_mlp", 2)]]
+    horizons = lopt_pretrained.horizons(str(directory))
+    assert horizons.failed == (long,) and horizons.accepted() == (1, long - 1)
+    card = (directory / "README.md").read_text()
+    assert f"evaluated at {HORIZON} and {long} steps (diverged at {long})" in card
+    assert f"accepts runs of 1-{long - 1} steps" in card
+    # A record written before the count existed is rewritten from the entry's own results, θ and files unchanged.
+    weights = (directory / "theta.npz").read_bytes()
+    for evaluation in entry["evaluations"]:
+        for task in evaluation["tasks"]:
+            del task["diverged_seeds"]
+    (directory / "entry.json").write_text(json.dumps(entry))
+    assert lopt_pretrained.horizons(str(directory)).failed == ()
+    register(tmp_path, meta_train_dir=None, add_evaluation=True, evaluation_dir=None)
+    assert lopt_pretrained.horizons(str(directory)).failed == (long,)
+    assert (directory / "theta.npz").read_bytes() == weights
+    assert json.loads((directory / "entry.json").read_text())["plots"] == entry["plots"]
+    assert set(entry["plots"]) | {"results.json", f"results_T{long}.json"} <= set(os.listdir(directory))
 
 
 def test_a_selected_step_of_a_run_over_many_lengths_is_registered(run):

@@ -10,13 +10,22 @@ and tuned per problem). Every registry entry records both:
   [shortest, longest] (lopt's `--min_inner_length`); for weights meta-trained
   by others, `provenance.meta_training_horizons` [shortest, longest];
 - evaluated: `evaluations[*].num_steps`, or the `config.num_steps` of its
-  results files (`results.json`, `results_T<steps>.json`).
+  results files (`results.json`, `results_T<steps>.json`);
+- failed: the evaluated horizons at which the optimizer diverged on at least
+  half of the tasks (`evaluations[*].tasks[*].diverged_seeds`, recorded by
+  `tools/register_pretrained` with `lopt_eval.scorecard`'s definition: a
+  seed's final loss not finite or above its first step's).
 
-`check` holds an asked-for horizon T to the evaluated range [shortest,
-longest] (the meta-training range when nothing was evaluated): T more than
-`LONGER` times the longest or less than 1/`SHORTER` of the shortest warns
-(`HorizonWarning`, once per optimizer and horizon), naming the optimizer, T
-and the range known; `strict=True` raises `ValueError` instead.
+The range known is [shortest, longest] of the evaluated horizons that did not
+fail (the meta-training range when nothing was evaluated). `check` holds an
+asked-for horizon T to it: T more than `LONGER` times the longest or less than
+1/`SHORTER` of the shortest warns (`HorizonWarning`, once per optimizer and
+horizon), naming the optimizer, T and the range known, and so does a T at or
+beyond a failed horizon on that side (Celo, meta-trained on runs of up to
+2,000 steps, diverges at 10,000: runs of 10,000 steps are not accepted, even
+though 5x its longest sound horizon would be more). When every evaluated
+horizon failed, no run length is accepted. `strict=True` raises `ValueError`
+instead of warning.
 """
 
 import glob
@@ -46,20 +55,37 @@ class Horizons(NamedTuple):
 
     meta_trained: tuple[int, int] | None  # (shortest, longest); None if not recorded
     evaluated: tuple[int, ...]  # sorted; empty if never evaluated
+    failed: tuple[int, ...] = ()  # sorted evaluated horizons where it diverged on at least half of the tasks
+
+    @property
+    def sound(self) -> tuple[int, ...]:
+        """The evaluated horizons at which it did not fail."""
+        return tuple(h for h in self.evaluated if h not in self.failed)
 
     @property
     def known(self) -> tuple[int, int] | None:
-        """(shortest, longest) horizon known: the evaluated range, else the meta-training one, else None."""
-        if self.evaluated:
-            return self.evaluated[0], self.evaluated[-1]
-        return self.meta_trained
+        """(shortest, longest) horizon known to work: the sound evaluated range, else the meta-training one when
+        nothing was evaluated, else None (nothing recorded, or every evaluated horizon failed)."""
+        if self.sound:
+            return self.sound[0], self.sound[-1]
+        return None if self.evaluated else self.meta_trained
+
+    def accepted(self) -> tuple[int, int] | None:
+        """(shortest, longest) run length the contract accepts; None when it accepts none (see `known`)."""
+        if self.known is None:
+            return None
+        shortest, longest = self.known
+        low, high = -(-shortest // SHORTER), LONGER * longest
+        low = max([low] + [h + 1 for h in self.failed if h < shortest])
+        high = min([high] + [h - 1 for h in self.failed if h > longest])
+        return low, high
 
     def accepts(self, num_training_steps: int) -> bool:
-        """Whether a run of `num_training_steps` is within the contract (True when nothing is known)."""
+        """Whether a run of `num_training_steps` is within the contract (True when nothing is recorded)."""
         if self.known is None:
-            return True
-        shortest, longest = self.known
-        return shortest <= SHORTER * num_training_steps and num_training_steps <= LONGER * longest
+            return not self.evaluated and self.meta_trained is None
+        low, high = self.accepted()
+        return low <= num_training_steps <= high
 
     def describe(self) -> str:
         """E.g. 'meta-trained on runs of 100-2,000 steps, evaluated at 200 and 1,000 steps'."""
@@ -71,9 +97,20 @@ class Horizons(NamedTuple):
             trained = f"meta-trained on runs of {self.meta_trained[0]:,}-{self.meta_trained[1]:,} steps"
         if not self.evaluated:
             return f"{trained}, not evaluated"
-        steps = [f"{h:,}" for h in self.evaluated]
-        listed = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " and " + steps[-1]
-        return f"{trained}, evaluated at {listed} steps"
+        failed = f" (diverged at {_listed(self.failed)})" if self.failed else ""
+        return f"{trained}, evaluated at {_listed(self.evaluated)} steps{failed}"
+
+
+def _listed(horizons) -> str:
+    steps = [f"{h:,}" for h in horizons]
+    return steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " and " + steps[-1]
+
+
+def _failed(evaluation: dict) -> bool:
+    """Whether an `evaluations[*]` record diverged on at least half of its tasks (False when not recorded)."""
+    tasks = evaluation.get("tasks") or []
+    recorded = [t["diverged_seeds"] for t in tasks if t.get("diverged_seeds") is not None]
+    return bool(recorded) and 2 * sum(1 for n in recorded if n > 0) >= len(recorded)
 
 
 def _pair(value) -> tuple[int, int] | None:
@@ -89,8 +126,10 @@ def from_info(info: dict, directory: str | None = None) -> Horizons:
     provenance = info.get("provenance") or {}
     meta_trained = (_pair(training.get("inner_lengths")) or _pair(provenance.get("meta_training_horizons"))
                     or _pair([info.get("inner_length")]))
+    failed = set()
     if info.get("evaluations"):
         evaluated = {int(e["num_steps"]) for e in info["evaluations"] if e.get("num_steps")}
+        failed = {int(e["num_steps"]) for e in info["evaluations"] if e.get("num_steps") and _failed(e)}
     else:
         evaluated = set()
         for path in (sorted(glob.glob(os.path.join(directory, "results*.json"))) if directory else []):
@@ -98,14 +137,17 @@ def from_info(info: dict, directory: str | None = None) -> Horizons:
                 steps = json.load(f).get("config", {}).get("num_steps")
             if steps:
                 evaluated.add(int(steps))
-    return Horizons(meta_trained, tuple(sorted(evaluated)))
+        # An entry evaluated at one horizon keeps that evaluation's record in `evaluation`.
+        if len(evaluated) == 1 and _failed(info.get("evaluation") or {}):
+            failed = set(evaluated)
+    return Horizons(meta_trained, tuple(sorted(evaluated)), tuple(sorted(failed)))
 
 
 def horizons(name_or_path: str | os.PathLike) -> Horizons:
     """The horizons recorded for a registry entry (by name or directory) or a meta-training θ directory.
 
         lopt_pretrained.horizons("celo")
-        # Horizons(meta_trained=(100, 2000), evaluated=(200, 1000))
+        # Horizons(meta_trained=(100, 2000), evaluated=(200, 1000, 10000), failed=(10000,))
     """
     path = os.fspath(name_or_path)
     if os.sep not in path and path in registry.names():
@@ -130,24 +172,35 @@ def check(label: str, known: Horizons | None, num_training_steps: int, *, strict
     """
     if known is None:
         return
-    if known.known is None:
+    if known.known is None and not known.evaluated:
         message = (f"learned optimizer {label!r} records no meta-training or evaluation horizon, so "
                    f"num_training_steps={num_training_steps:,} cannot be checked against what it was trained for.")
     elif known.accepts(num_training_steps):
         return
+    elif known.known is None:
+        message = (f"learned optimizer {label!r} ({known.describe()}) asked for a {num_training_steps:,}-step run: "
+                   "it diverged on at least half of the tasks at every horizon it was evaluated at, so no run "
+                   "length is known to work.")
     else:
         shortest, longest = known.known
-        if num_training_steps > LONGER * longest:
-            how = f"more than {LONGER}x the longest"
-        else:
-            how = f"less than 1/{SHORTER} of the shortest"
+        low, high = known.accepted()
         what = "evaluated" if known.evaluated else "meta-training"
+        longer = num_training_steps > high
+        beyond = [h for h in known.failed if (h <= num_training_steps if longer else h >= num_training_steps)]
+        if beyond:
+            nearest = min(beyond) if longer else max(beyond)
+            side = "at or beyond" if longer else "at or below"
+            how = f"{side} the {nearest:,} steps where it diverged on at least half of the tasks"
+        elif longer:
+            how = f"more than {LONGER}x the longest {what} horizon"
+        else:
+            how = f"less than 1/{SHORTER} of the shortest {what} horizon"
         span = f"{shortest:,}" if shortest == longest else f"{shortest:,}-{longest:,}"
         message = (
             f"learned optimizer {label!r} ({known.describe()}) asked for a {num_training_steps:,}-step run, "
-            f"{how} {what} horizon: the range known is {span} steps (runs of {-(-shortest // SHORTER):,}-"
-            f"{LONGER * longest:,} steps pass). Far outside it a learned optimizer can behave very differently; "
-            f"evaluate it at this horizon first (tools/evaluate --steps={num_training_steps}).")
+            f"{how}: the range known is {span} steps (runs of {low:,}-{high:,} steps pass). "
+            "Far outside it a learned optimizer can behave very differently; evaluate it at this horizon first "
+            f"(tools/evaluate --steps={num_training_steps}).")
     if strict:
         raise ValueError(message)
     if (label, num_training_steps) not in _WARNED:
