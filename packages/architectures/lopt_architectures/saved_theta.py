@@ -159,7 +159,9 @@ def read_manifest(directory: str | os.PathLike) -> dict:
     return manifest
 
 
-def _legacy_steps(directory: str) -> list[int]:
+def step_files(directory: str) -> list[int]:
+    """Steps with a `step_<N>.json` manifest in `directory`, oldest first (the older θ format, and lopt_es's
+    training-state checkpoints, which keep that layout)."""
     if not os.path.isdir(directory):
         return []
     return sorted(int(m.group(1)) for m in map(_LEGACY_MANIFEST.match, os.listdir(directory)) if m)
@@ -173,7 +175,7 @@ def saved_steps(directory: str | os.PathLike) -> list[int]:
     directory = os.fspath(directory)
     if os.path.isfile(os.path.join(directory, MANIFEST_FILE)):
         return [int(read_manifest(directory).get("step", 0))]
-    return _legacy_steps(directory)
+    return step_files(directory)
 
 
 def load_theta(directory: str | os.PathLike, step: int | None = None) -> SavedTheta:
@@ -189,7 +191,7 @@ def load_theta(directory: str | os.PathLike, step: int | None = None) -> SavedTh
     directory = os.fspath(directory)
     if os.path.isfile(os.path.join(directory, MANIFEST_FILE)):
         return _load(directory, step)
-    if _legacy_steps(directory):
+    if step_files(directory):
         return _load_legacy(directory, step)
     raise CheckpointFormatError(f"no saved meta-parameters in {directory} ({MANIFEST_FILE} and {WEIGHTS_FILE}, or "
                                 "step_<s>.json and step_<s>.npz).")
@@ -226,8 +228,9 @@ def _load(directory: str, step: int | None) -> SavedTheta:
     return SavedTheta(lopt, theta_from_arrays(where, lopt, arrays), manifest)
 
 
-def _read_legacy(directory: str, step: int) -> tuple[dict, bytes]:
-    """(manifest, data) of the older format's step `step`; `CheckpointFormatError` if either is unusable."""
+def read_step_files(directory: str, step: int, format: str = LEGACY_FORMAT) -> tuple[dict, bytes]:
+    """(manifest, data) of `step_<step>.json` / `.npz` in `directory`, the data checked against the manifest's
+    SHA-256; `CheckpointFormatError` if either is unusable or the manifest is not of `format`."""
     manifest_path = os.path.join(directory, f"step_{step}.json")
     data_path = os.path.join(directory, f"step_{step}.npz")
     try:
@@ -235,9 +238,9 @@ def _read_legacy(directory: str, step: int) -> tuple[dict, bytes]:
             manifest = json.load(f)
     except (OSError, ValueError) as e:
         raise CheckpointFormatError(f"{manifest_path}: unreadable manifest ({e}).") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != LEGACY_FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != format:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise CheckpointFormatError(f"{manifest_path}: format {found!r}, expected {LEGACY_FORMAT!r}.")
+        raise CheckpointFormatError(f"{manifest_path}: format {found!r}, expected {format!r}.")
     if not isinstance(manifest.get("leaves"), list) or "sha256" not in manifest or "step" not in manifest:
         raise CheckpointFormatError(f"{manifest_path}: incomplete manifest (no step, leaves or sha256).")
     try:
@@ -252,16 +255,16 @@ def _read_legacy(directory: str, step: int) -> tuple[dict, bytes]:
 
 
 def _load_legacy(directory: str, step: int | None) -> SavedTheta:
-    steps = _legacy_steps(directory)
+    steps = step_files(directory)
     if step is not None:
         if step not in steps:
             raise CheckpointFormatError(f"no checkpoint of step {step} in {directory}.")
-        manifest, data = _read_legacy(directory, step)
+        manifest, data = read_step_files(directory, step)
     else:
         skipped = []
         for candidate in reversed(steps):
             try:
-                manifest, data = _read_legacy(directory, candidate)
+                manifest, data = read_step_files(directory, candidate)
                 break
             except CheckpointFormatError as e:
                 skipped.append(str(e))

@@ -24,16 +24,14 @@ import io
 import json
 import logging
 import os
-import re
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
-from lopt_architectures.saved_theta import atomic_write
+from lopt_architectures.saved_theta import CheckpointFormatError, atomic_write, read_step_files, step_files
 
 FORMAT = "lopt-es-checkpoint/1"
-_NAME = re.compile(r"^step_(\d+)\.json$")
 
 
 class CheckpointError(ValueError):
@@ -84,34 +82,15 @@ def save(directory: str, step: int, tree: Any, metadata: dict | None = None, kee
 
 def list_steps(directory: str) -> list[int]:
     """Steps with a manifest in `directory`, oldest first."""
-    if not os.path.isdir(directory):
-        return []
-    return sorted(int(m.group(1)) for m in map(_NAME.match, os.listdir(directory)) if m)
+    return step_files(directory)
 
 
 def _read_verified(directory: str, step: int) -> tuple[dict, bytes]:
     """(manifest, data) of the checkpoint of `step`; `DamagedCheckpointError` if either is unusable."""
-    manifest_path = os.path.join(directory, f"step_{step}.json")
-    data_path = os.path.join(directory, f"step_{step}.npz")
     try:
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
-        raise DamagedCheckpointError(f"{manifest_path}: unreadable manifest ({e}).") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise DamagedCheckpointError(f"{manifest_path}: format {found!r}, expected {FORMAT!r}.")
-    if not isinstance(manifest.get("leaves"), list) or "sha256" not in manifest or "step" not in manifest:
-        raise DamagedCheckpointError(f"{manifest_path}: incomplete manifest (no step, leaves or sha256).")
-    try:
-        with open(data_path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise DamagedCheckpointError(f"{data_path}: missing or unreadable ({e}).") from None
-    if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
-        raise DamagedCheckpointError(
-            f"{data_path}: contents do not match the manifest's checksum (truncated or altered).")
-    return manifest, data
+        return read_step_files(directory, step, FORMAT)
+    except CheckpointFormatError as e:
+        raise DamagedCheckpointError(str(e)) from None
 
 
 def _newest_intact(directory: str, on_skip: Callable[[str], None]) -> tuple[dict, bytes]:
