@@ -125,29 +125,29 @@ def main(argv):
     if _RESULTS.value and _ENTRIES.value:
         fail("--results compares evaluation directories instead of registry entries; drop --entries")
     found = {}
-    if _RESULTS.value:
-        for name, results in evaluations_in(_RESULTS.value, _HORIZON.value).items():
-            found[name] = results
-            print(f"{name}: {lopt_eval.scorecard.scorecard(results).line().split(': ', 1)[1]}")
-            if _MARKDOWN.value:
-                print(markdown_table(results) + "\n")
-    names = [] if _RESULTS.value else _ENTRIES.value or lopt_pretrained.names()
-    unknown = sorted(set(names) - set(lopt_pretrained.names()))
-    if unknown:
-        fail(f"no registry entry {', '.join(unknown)}; known: {', '.join(lopt_pretrained.names())}")
-    for name in names:
-        results = evaluation_at(name, _HORIZON.value)
-        if results is None:
-            print(f"{name}: no evaluation at T={_HORIZON.value}")
-            continue
+
+    def show(name: str, label: str, results: lopt_eval.Results) -> None:
         found[name] = results
-        card = lopt_eval.scorecard.scorecard(results)
-        origin = lopt_pretrained.info(name)["origin"]
-        print(f"{name} ({origin}): {card.line().split(': ', 1)[1]}")
+        print(f"{label}: {lopt_eval.scorecard.scorecard(results).line().split(': ', 1)[1]}")
         if _MARKDOWN.value:
             print(markdown_table(results) + "\n")
-    if not found:
-        fail(f"no entry has an evaluation at T={_HORIZON.value}")  # (--results fails on its own above)
+
+    if _RESULTS.value:
+        for name, results in evaluations_in(_RESULTS.value, _HORIZON.value).items():
+            show(name, name, results)
+    else:
+        names = _ENTRIES.value or lopt_pretrained.names()
+        unknown = sorted(set(names) - set(lopt_pretrained.names()))
+        if unknown:
+            fail(f"no registry entry {', '.join(unknown)}; known: {', '.join(lopt_pretrained.names())}")
+        for name in names:
+            results = evaluation_at(name, _HORIZON.value)
+            if results is None:
+                print(f"{name}: no evaluation at T={_HORIZON.value}")
+                continue
+            show(name, f"{name} ({lopt_pretrained.info(name)['origin']})", results)
+        if not found:
+            fail(f"no entry has an evaluation at T={_HORIZON.value}")
     if _PLOT_DIR.value:
         combined = lopt_eval.Results(config={"num_steps": _HORIZON.value}, runs=[],
                                      summary=[s for name, r in found.items() for s in as_entry(r, name).summary])
