@@ -55,7 +55,8 @@ _LOPT_CONFIG = flags.DEFINE_list("lopt_config", [], "Overrides of the architectu
 _TASK = flags.DEFINE_string("task", "digits_mlp", "Task to meta-train on: a lopt_tasks task spec, e.g. digits_mlp, "
                             "digits_mlp:hidden_sizes=32:batch_size=64 or family:mlp:3.")
 _FAMILY = flags.DEFINE_list("family", None, "Task families to meta-train on instead of --task (lopt_tasks.FAMILIES, "
-                            "or tiny_digits: the Celo recipe's tiny 8x8-digit MLP tasks), comma-separated.")
+                            "or tiny_digits: the Celo recipe's tiny 8x8-digit MLP tasks, or tiny_text: tiny "
+                            "context-window MLP language models on the on-disk text), comma-separated.")
 _STRUCTURES = flags.DEFINE_integer("structures_per_family", 1, "With --family: task structures (architecture, "
                                    "widths, data) sampled per family; each is a group of --num_tasks tasks.",
                                    lower_bound=1)
@@ -206,7 +207,7 @@ def build() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer, lopt_es.GradientE
         fail("--reparam_levels augments task families: give --family")
     if _FAMILY.value:
         families = []
-        known = {**lt.FAMILIES, "tiny_digits": lt.TinyDigitsFamily}
+        known = {**lt.FAMILIES, "tiny_digits": lt.TinyDigitsFamily, "tiny_text": lt.TinyTextFamily}
         for name in _FAMILY.value:
             choose("task family", name, known)
             family = common_flags.with_data_dir(known[name]())

@@ -72,6 +72,18 @@ def test_celo_recipe_pieces_reach_the_run(tmp_path):
     assert estimator.family.fixed_task.hidden_sizes == (8,) and tasks == "task digits_mlp:hidden_sizes=8:batch_size=16"
 
 
+def test_tiny_digits_and_tiny_text_make_one_group_per_family_structure(tmp_path):
+    """The second Celo fine-tuning recipe's task mixture: each family contributes its own structures."""
+    settings = {**TINY, "lopt": "celo", "lopt_config": ["lstm_hidden_size=4"], "task": None,
+                "family": ["tiny_digits", "tiny_text"], "structures_per_family": 2, "num_tasks": 2,
+                "workdir": str(tmp_path / "mixed")}
+    with flagsaver.flagsaver(**settings):
+        _, _, estimator, tasks = meta_train.build()
+    assert tasks == "families tiny_digits,tiny_text (2 structures each)"
+    names = [type(group.family).__name__ for group in estimator.estimators]
+    assert names == ["TinyDigitsFamily"] * 2 + ["TinyTextFamily"] * 2
+
+
 def test_architecture_configuration_and_divergence_penalty_reach_the_run(tmp_path):
     workdir = str(tmp_path / "configured")
     settings = {**TINY, "lopt": "nn_adam",

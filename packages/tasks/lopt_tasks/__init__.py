@@ -28,6 +28,7 @@ from lopt_tasks.overrides import OverrideError, parse_overrides
 from lopt_tasks.registry import FAMILIES, TASKS, get_family, get_task
 from lopt_tasks.specs import TaskSpecError, spec_of, task_from_spec
 from lopt_tasks.families.tiny_digits import TinyDigitsFamily
+from lopt_tasks.families.tiny_text import TinyTextFamily
 
 __version__ = _resources.files(__name__).joinpath("VERSION").read_text().strip()
 
@@ -48,6 +49,7 @@ __all__ = [
     "TASKS",
     "TaskSpecError",
     "TinyDigitsFamily",
+    "TinyTextFamily",
     "TaskFamily",
     "TaskWrapper",
     "TimeFilteredFamily",

@@ -4,8 +4,10 @@
 defaults fit a 2-core CPU (offline datasets, small widths, steps of
 milliseconds) and its `reference()` classmethod gives the reference's
 ranges on the tfds datasets (tasks/parametric/*.py of google/learned_optimization).
-`TinyDigitsFamily` (not in `FAMILIES`, which holds VeLO's model families) is
-the Celo recipe's meta-training distribution rebuilt from the on-disk digits.
+`TinyDigitsFamily` and `TinyTextFamily` (not in `FAMILIES`, which holds
+VeLO's model families) are a Celo-style meta-training distribution rebuilt
+from what is on disk: tiny MLPs on the 8×8 digits, and tiny context-window
+MLP language models on the on-disk text.
 """
 
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from lopt_tasks.families.mlp import ImageMLPFamily
 from lopt_tasks.families.resnet import ResNetFamily
 from lopt_tasks.families.rnn_lm import RNNLMFamily
 from lopt_tasks.families.tiny_digits import TinyDigitsFamily, TinyDigitsTask
+from lopt_tasks.families.tiny_text import TinyTextFamily, TinyTextTask
 from lopt_tasks.families.transformer_lm import TransformerLMFamily
 from lopt_tasks.families.vae import VAEFamily
 from lopt_tasks.families.vit import ViTFamily
@@ -40,6 +43,8 @@ __all__ = [
     "RNNLMFamily",
     "TinyDigitsFamily",
     "TinyDigitsTask",
+    "TinyTextFamily",
+    "TinyTextTask",
     "ResNetFamily",
     "TransformerLMFamily",
     "VAEFamily",
