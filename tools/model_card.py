@@ -3,9 +3,11 @@
     import model_card
     model_card.write("packages/pretrained/lopt_pretrained/entries/celo")   # writes .../celo/README.md
 
-A card says what the optimizer is; who meta-trained it and how (tasks,
-estimator, compute, command, or the third party's provenance); the licence
-of its weights; its horizons (`lopt_pretrained.horizons`: what it was
+A card says what the optimizer is; what it was fine-tuned from, if anything
+(entry.json's `derived_from`: weights derived from a third party's carry its
+provenance and licence); who meta-trained it and how (tasks, estimator,
+compute, command, or the third party's provenance); the licence of its
+weights; its horizons (`lopt_pretrained.horizons`: what it was
 meta-trained on, where it was evaluated, which runs the drop-in accepts
 without a warning); its wins and losses against the tuned baselines at every
 evaluated horizon (`lopt_eval.scorecard`'s definitions, so a card and
@@ -107,6 +109,47 @@ def results_section(name: str, entry: dict, results: lopt_eval.Results, primary:
     return lines, outcome
 
 
+def licensed_origin(entry: dict) -> dict | None:
+    """The provenance of the third-party weights that `entry` (an entry's record, or its `derived_from`) holds or
+    was fine-tuned from, through any number of fine-tunings: their licence is the weights' and its text the
+    entry's LICENSE. None for weights under lopt's own licence."""
+    while entry:
+        if entry.get("provenance"):
+            return entry["provenance"]
+        entry = entry.get("derived_from")
+    return None
+
+
+def _source_line(source: dict) -> str:
+    return (f"- source: `{source.get('repository')}` at commit `{str(source.get('commit'))[:12]}`, "
+            f"`{source.get('path')}` (SHA-256 of the original file `{source.get('sha256')}`)")
+
+
+def _derived_lines(derived: dict) -> list[str]:
+    """The "Derived from" section's text: the θ directory or registry entry meta-training started from, and for
+    weights meta-trained by others, who trained them, where they come from and their licence."""
+    if not derived.get("entry"):
+        return [f"Meta-training started from the θ saved in `{derived.get('theta_dir')}`, not from a registry "
+                "entry.", ""]
+    names, step = [], derived
+    while step and step.get("entry"):
+        names.append(f"`{step['entry']}`")
+        step = None if step.get("provenance") else step.get("derived_from")
+    digest = derived.get("theta_sha256")
+    line = (f"Fine-tuned here with lopt (`tools/meta_train --init_theta=pretrained:{derived['entry']}`) from the "
+            f"weights of the registry entry {names[0]}" + (f" (θ SHA-256 `{digest}`)" if digest else "")
+            + "".join(f", itself fine-tuned from {n}" for n in names[1:]))
+    provenance = licensed_origin(derived)
+    if provenance is None:
+        return [line + ", meta-trained with lopt.", ""]
+    lines = [line + f", meta-trained by **{provenance.get('trained_by')}**, not by lopt:", ""]
+    if provenance.get("source"):
+        lines.append(_source_line(provenance["source"]))
+    licence = provenance.get("license") or {}
+    return lines + [f"- licence: **{licence.get('spdx')}**, which these derived weights keep; its text is "
+                    "[`LICENSE`](LICENSE), beside this card.", ""]
+
+
 def _training_lines(entry: dict) -> list[str]:
     training, provenance = entry.get("training") or {}, entry.get("provenance")
     if provenance:
@@ -118,8 +161,7 @@ def _training_lines(entry: dict) -> list[str]:
             if value:
                 lines.append(f"- {label}: {value}")
         if source:
-            lines.append(f"- source: `{source.get('repository')}` at commit `{str(source.get('commit'))[:12]}`, "
-                         f"`{source.get('path')}` (SHA-256 of the original file `{source.get('sha256')}`)")
+            lines.append(_source_line(source))
         return lines + [""]
     lines = ["Meta-trained with lopt (`tools/meta_train`):", ""]
     seconds = training.get("meta_training_seconds")
@@ -140,7 +182,12 @@ def _training_lines(entry: dict) -> list[str]:
 
 
 def _licence_lines(entry: dict) -> list[str]:
-    licence = (entry.get("provenance") or {}).get("license")
+    licence = (licensed_origin(entry) or {}).get("license")
+    if licence and not entry.get("provenance"):  # fine-tuned here from weights under that licence
+        holder = f" — {licence['copyright']}" if licence.get("copyright") else ""
+        return [f"**{licence.get('spdx')}** ([`LICENSE`](LICENSE)){holder}: the licence of "
+                f"`{entry['derived_from']['entry']}`'s weights, from which these were fine-tuned (a derived work); "
+                "its text must accompany copies of these weights.", ""]
     if licence:
         file = licence.get("file", "LICENSE")
         return [f"**{licence.get('spdx')}** ([`{file}`]({file})) — {licence.get('copyright', '')}. "
@@ -158,6 +205,9 @@ def render(entry_dir: str) -> str:
     primary = next((e.get("num_steps") for e in entry.get("evaluations", []) if e.get("file") == "results.json"),
                    results[0].config["num_steps"] if results else None)
     origin = "meta-trained by a third party" if entry.get("provenance") else "meta-trained with lopt"
+    derived = entry.get("derived_from")
+    if derived and derived.get("entry"):
+        origin += f", fine-tuned from the weights of `{derived['entry']}`"
     lines = [_GENERATED, "", f"# `{name}`", "",
              f"A learned optimizer of architecture `{entry['lopt']}` ({entry['weights']['num_meta_params']:,} "
              f"meta-parameters), {origin}.", "", entry.get("description", ""), ""]
@@ -191,6 +241,8 @@ def render(entry_dir: str) -> str:
                   f"steps (1/{horizon_contract.SHORTER} of the shortest to {horizon_contract.LONGER}× the longest "
                   f"{what}{stop}) and warns outside them: what it does there "
                   f"{'has failed or ' if known.failed else ''}has not been measured.", ""]
+    if derived:
+        lines += ["## Derived from", ""] + _derived_lines(derived)
     lines += ["## How it was trained", ""] + _training_lines(entry)
     lines += ["## Licence of the weights", ""] + _licence_lines(entry)
     lines += ["## Against tuned baselines", "",

@@ -119,6 +119,33 @@ def test_third_party_weights_name_their_authors_source_and_licence(entry_dir):
     assert "**Apache-2.0** ([`LICENSE`](LICENSE)) — Copyright 2025 A." in card
 
 
+def test_weights_fine_tuned_from_third_party_ones_name_where_they_come_from_and_keep_the_licence(entry_dir):
+    path = os.path.join(entry_dir, "entry.json")
+    with open(path) as f:
+        entry = json.load(f)
+    entry["derived_from"] = {"entry": "celo", "theta_sha256": "cd" * 32, "provenance": {
+        "trained_by": "A. Author", "source": {"repository": "a/b", "commit": "0123456789abcdef" * 2, "path": "w.state",
+                                              "sha256": "ab" * 32},
+        "license": {"spdx": "MIT", "file": "LICENSE", "copyright": "Copyright 2025 A."}}}
+    with open(path, "w") as f:
+        json.dump(entry, f)
+    card = model_card.render(entry_dir)
+    assert "meta-trained with lopt, fine-tuned from the weights of `celo`." in card
+    derived = card[card.index("## Derived from"):card.index("## How it was trained")]
+    assert "from the weights of the registry entry `celo` (θ SHA-256 `" + "cd" * 32 + "`)" in derived
+    assert "meta-trained by **A. Author**, not by lopt" in derived
+    assert "- source: `a/b` at commit `0123456789ab`, `w.state`" in derived
+    assert "- licence: **MIT**, which these derived weights keep; its text is [`LICENSE`](LICENSE)" in derived
+    assert "**MIT** ([`LICENSE`](LICENSE)) — Copyright 2025 A.: the licence of `celo`'s weights" in card
+    assert "lopt's licence" not in card
+    # Started from a θ directory: said, under lopt's licence.
+    entry["derived_from"] = {"theta_dir": "runs/first/theta"}
+    with open(path, "w") as f:
+        json.dump(entry, f)
+    card = model_card.render(entry_dir)
+    assert "Meta-training started from the θ saved in `runs/first/theta`" in card and "lopt's licence" in card
+
+
 def test_write_and_is_current(entry_dir):
     assert not model_card.is_current(entry_dir)
     path = model_card.write(entry_dir)

@@ -49,6 +49,15 @@ after it was registered, or the same tasks at 5× the meta-training horizon
 Without `--evaluation_dir`, `--add_evaluation` rewrites the entry's record
 and model card from the results files it already has (after a change to
 what the record holds, such as each task's count of diverged seeds).
+
+Weights meta-trained from a starting point (`tools/meta_train --init_theta`,
+read from the workdir's config.json or else the recorded command) say so in
+entry.json's `derived_from`: `{"theta_dir": <dir>}`, or for a registry entry
+(looked up in `--registry`, else the shipped one) its name and θ's
+`theta_sha256`. Fine-tuned from weights under another licence (a
+third-party entry, or one derived from it) they are a derived work: the entry
+also carries that licence's text as `LICENSE` and, from a third-party entry,
+its `provenance`; `--add_evaluation` keeps both.
 """
 
 import dataclasses
@@ -94,6 +103,7 @@ _ADD = flags.DEFINE_bool("add_evaluation", False, "Add --evaluation_dir's tasks 
 OWN_FLAGS = ("entry", "meta_train_dir", "evaluation_dir", "description", "registry", "replace_entry", "add_evaluation",
              "third_party", "reference_checkpoint", "theta_step")
 SPEC_FIELDS = ("arch", "description", "provenance", "license_text_file")
+PRETRAINED = "pretrained:"  # --init_theta's prefix of a registry entry (tools/saved_theta.PRETRAINED)
 CURVE_POINTS = 500
 
 
@@ -163,10 +173,56 @@ class Source(NamedTuple):
     provenance: dict | None = None
     license_text: str | None = None
     min_horizon: int | None = None  # meta-trained on runs of log-uniform lengths in [min_horizon, horizon]
+    derived_from: dict | None = None  # what meta-training started from (entry.json's `derived_from`)
 
 
-def meta_training_source(directory: str) -> Source:
-    """θ and how it was trained, from a tools/meta_train --workdir."""
+def recorded_init_theta(directory: str, command: str) -> str | None:
+    """The --init_theta the meta-training run in `directory` started from (None: the architecture's
+    initialisation): as its config.json records it, else as its recorded `command` passes it (runs before
+    config.json recorded the flag)."""
+    path = lopt_es.workdir.config_path(directory)
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                recorded = json.load(f).get("config", {})
+        except (OSError, ValueError, AttributeError) as e:
+            fail(f"cannot read the run configuration {path}: {e}")
+        if "init_theta" in recorded:
+            return recorded["init_theta"] or None
+    words = command.split()
+    for i, word in enumerate(words):
+        if word.startswith("--init_theta="):
+            return word.split("=", 1)[1] or None
+        if word == "--init_theta" and i + 1 < len(words):
+            return words[i + 1]
+    return None
+
+
+def starting_point(init_theta: str, registry: str) -> tuple[dict, str | None]:
+    """entry.json's `derived_from` for θ meta-trained from `init_theta`, and the licence text the entry must carry
+    (that of a registry entry whose weights are under another licence: a third party's, or derived from one)."""
+    if not init_theta.startswith(PRETRAINED):
+        return {"theta_dir": init_theta}, None
+    name = init_theta[len(PRETRAINED):]
+    # tools/meta_train read the shipped registry, which is --registry's default; another --registry is read first.
+    where = registry if name in lopt_pretrained.names(registry) else lopt_pretrained.registry.registry_dir()
+    try:
+        _, theta, info = lopt_pretrained.load(name, directory=where)
+        derived = {"entry": name, "theta_sha256": lopt_pretrained.theta_sha256(theta)}
+        derived.update({k: info[k] for k in ("provenance", "derived_from") if info.get(k)})
+        license_text = None
+        if model_card.licensed_origin(info) is not None:
+            with open(os.path.join(where, name, "LICENSE")) as f:
+                license_text = f.read()
+    except (lopt_pretrained.UnknownPretrainedError, lopt_pretrained.CheckpointFormatError, OSError) as e:
+        fail(f"meta-training started from {init_theta} (the entry must say what it derives from and carry its "
+             f"licence), but entry {name!r} cannot be read: {e}")
+    return derived, license_text
+
+
+def meta_training_source(directory: str, registry: str) -> Source:
+    """θ and how it was trained, from a tools/meta_train --workdir; what it started from is looked up in
+    `registry` (`starting_point`)."""
     try:
         theta_dir = os.path.join(directory, "theta") if _THETA_STEP.value is None else os.path.join(
             directory, "theta_steps", f"step_{_THETA_STEP.value}")
@@ -184,9 +240,12 @@ def meta_training_source(directory: str) -> Source:
     }
     if metadata.get("min_inner_length"):
         training["inner_lengths"] = [metadata["min_inner_length"], metadata.get("inner_length")]
+    init_theta = recorded_init_theta(directory, metadata.get("command", ""))
+    derived_from, license_text = starting_point(init_theta, registry) if init_theta else (None, None)
     return Source(lopt, theta, metadata.get("inner_length"), _DESCRIPTION.value, training, outer_steps,
                   meta_training_curve(os.path.join(directory, "metrics.jsonl")),
-                  os.path.join(directory, "meta_training.png"), {}, min_horizon=metadata.get("min_inner_length"))
+                  os.path.join(directory, "meta_training.png"), {}, license_text=license_text,
+                  min_horizon=metadata.get("min_inner_length"), derived_from=derived_from)
 
 
 def third_party_source(spec_path: str, checkpoint: str) -> Source:
@@ -220,16 +279,17 @@ def third_party_source(spec_path: str, checkpoint: str) -> Source:
 
 
 def entry_source(target: str, name: str) -> Source:
-    """An existing entry's θ, record, curve (or provenance and licence) and evaluations (for --add_evaluation)."""
+    """An existing entry's θ, record, curve (or provenance), licence, what it derives from, and evaluations (for
+    --add_evaluation)."""
     try:
         lopt, theta, entry = lopt_pretrained.load_entry(target)
         files = [e["file"] for e in entry.get("evaluations", []) if e.get("file")] or ["results.json"]
         earlier = {file: lopt_eval.load(os.path.join(target, file)) for file in files}
         provenance, license_text, curve = entry.get("provenance"), None, {}
-        if provenance is not None:
+        if model_card.licensed_origin(entry) is not None:  # third-party weights, or derived from them
             with open(os.path.join(target, "LICENSE")) as f:
                 license_text = f.read()
-        else:
+        if provenance is None:
             with open(os.path.join(target, "meta_training.json")) as f:
                 curve = json.load(f)
     except (lopt_pretrained.CheckpointFormatError, lopt_eval.ResultsError, OSError, json.JSONDecodeError) as e:
@@ -242,7 +302,7 @@ def entry_source(target: str, name: str) -> Source:
                   "" if provenance is not None else os.path.join(target, "meta_training.png"),
                   {int(r.config["num_steps"]): r for r in earlier.values()},
                   int(earlier["results.json"].config["num_steps"]), provenance, license_text,
-                  min_horizon=(training.get("inner_lengths") or [None])[0])
+                  min_horizon=(training.get("inner_lengths") or [None])[0], derived_from=entry.get("derived_from"))
 
 
 def identity_error(results_path: str, found, expected: dict) -> str | None:
@@ -363,7 +423,7 @@ def main(argv):
         if third_party:
             source = third_party_source(_THIRD_PARTY.value, _REFERENCE_CHECKPOINT.value)
         else:
-            source = meta_training_source(_META_TRAIN_DIR.value)
+            source = meta_training_source(_META_TRAIN_DIR.value, registry)
     expected = lopt_pretrained.learned_identity(source.lopt, source.theta)
     by_horizon, horizon_of = read_evaluations(expected)
     primary = primary_horizon(source, list(by_horizon))
@@ -399,6 +459,8 @@ def main(argv):
             extra["provenance"] = source.provenance
         else:
             extra["origin"] = lopt_pretrained.ORIGIN_LOPT
+        if source.derived_from is not None:
+            extra["derived_from"] = source.derived_from
         has_curve = bool(source.curve)
         lopt_pretrained.save_entry(
             staging, name, source.lopt, source.theta, description=source.description, inner_length=source.horizon,

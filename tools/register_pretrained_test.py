@@ -6,6 +6,7 @@ import os
 
 import jax
 import lopt_architectures as la
+import lopt_es
 import lopt_eval
 import lopt_pretrained
 import numpy as np
@@ -525,3 +526,75 @@ def test_an_evaluation_at_another_horizon_is_added_to_third_party_weights(third_
     assert {"T1000_digits_mlp.png", "T5000_digits_mlp.png", "digits_mlp.png"} <= set(entry["plots"])
     assert (directory / "T1000_digits_mlp.png").stat().st_size == 1104
     assert lopt_pretrained.horizons(str(directory)).evaluated == (200, 1000, 5000)
+
+
+def started_from(tmp_path, init_theta, recorded_in="config.json"):
+    """Records that the meta-training run in <tmp_path>/run started from `init_theta`, as tools/meta_train does:
+    in its config.json, or (runs before config.json recorded it) only in the command θ's metadata keeps."""
+    workdir = tmp_path / "run"
+    if recorded_in == "config.json":
+        lopt_es.workdir.write_run_config(str(workdir), {"lopt": "small_fc_lopt", "init_theta": init_theta})
+    else:
+        lopt, theta, metadata = la.load_theta(str(workdir / "theta"))
+        la.save_theta(str(workdir / "theta"), lopt, theta, 1234, **{
+            **{k: metadata[k] for k in ("tasks", "estimator", "inner_length", "meta_training_seconds")},
+            "command": f"tools/meta_train --init_theta={init_theta} --train_only=update_rule"})
+
+
+@pytest.mark.parametrize("recorded_in", ["config.json", "command"])
+def test_weights_fine_tuned_from_third_party_ones_carry_their_licence_and_provenance(run, third_party, recorded_in):
+    """A derived work: the entry holds the licence text of the weights it started from, and says where they come
+    from; refreshing it (--add_evaluation alone) keeps both, and so does fine-tuning it again."""
+    tmp_path, _, _ = run
+    _, celo_theta, weights = third_party
+    register_third_party(tmp_path, weights)
+    celo = lopt_pretrained.info("celo", directory=str(tmp_path / "registry"))
+    started_from(tmp_path, "pretrained:celo", recorded_in)
+    register(tmp_path)
+    directory, registry = tmp_path / "registry" / "mine", tmp_path / "registry"
+    licence = (registry / "celo" / "LICENSE").read_bytes()
+    assert (directory / "LICENSE").read_bytes() == licence
+    entry = lopt_pretrained.info("mine", directory=str(registry))
+    assert entry["origin"] == "lopt" and "provenance" not in entry  # meta-trained (fine-tuned) here
+    assert entry["derived_from"] == {"entry": "celo", "provenance": celo["provenance"],
+                                     "theta_sha256": lopt_pretrained.theta_sha256(celo_theta)}
+    card = (directory / "README.md").read_text()
+    assert "meta-trained with lopt, fine-tuned from the weights of `celo`." in card
+    assert "## Derived from" in card and "meta-trained by **the authors**, not by lopt:" in card
+    assert "- source: `a/b` at commit `000000000000`, `theta.state`" in card
+    assert "**MIT** ([`LICENSE`](LICENSE))" in card and "**MIT**, lopt's licence" not in card
+    before = entry
+    register(tmp_path, meta_train_dir=None, add_evaluation=True, evaluation_dir=None)
+    assert (directory / "LICENSE").read_bytes() == licence
+    assert lopt_pretrained.info("mine", directory=str(registry))["derived_from"] == before["derived_from"]
+    # Fine-tuned once more, from the derived entry: still under the same licence.
+    started_from(tmp_path, "pretrained:mine")
+    register(tmp_path, entry="mine2")
+    assert (registry / "mine2" / "LICENSE").read_bytes() == licence
+    derived = lopt_pretrained.info("mine2", directory=str(registry))["derived_from"]
+    assert derived["entry"] == "mine" and derived["derived_from"] == before["derived_from"]
+    assert "itself fine-tuned from `celo`" in (registry / "mine2" / "README.md").read_text()
+
+
+def test_weights_from_a_directory_or_an_entry_of_ours_say_so_without_a_licence(run):
+    tmp_path, _, theta = run
+    started_from(tmp_path, "runs/first/theta", recorded_in="command")
+    register(tmp_path)
+    registry = tmp_path / "registry"
+    assert lopt_pretrained.info("mine", directory=str(registry))["derived_from"] == {"theta_dir": "runs/first/theta"}
+    assert not (registry / "mine" / "LICENSE").exists()
+    card = (registry / "mine" / "README.md").read_text()
+    assert "Meta-training started from the θ saved in `runs/first/theta`" in card
+    started_from(tmp_path, "pretrained:mine")
+    register(tmp_path, entry="mine2")
+    assert lopt_pretrained.info("mine2", directory=str(registry))["derived_from"] == {
+        "entry": "mine", "theta_sha256": lopt_pretrained.theta_sha256(theta),
+        "derived_from": {"theta_dir": "runs/first/theta"}}  # what "mine" started from
+    assert not (registry / "mine2" / "LICENSE").exists()
+    card = (registry / "mine2" / "README.md").read_text()
+    assert "from the weights of the registry entry `mine`" in card and "**MIT**, lopt's licence" in card
+    started_from(tmp_path, "pretrained:nowhere")
+    assert refusal(tmp_path, entry="mine3").startswith(
+        "meta-training started from pretrained:nowhere (the entry must say what it derives from and carry its "
+        "licence), but entry 'nowhere' cannot be read: no pretrained optimizer 'nowhere'")
+    assert not (registry / "mine3").exists()

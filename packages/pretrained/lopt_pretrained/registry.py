@@ -24,7 +24,9 @@ the source repository, commit and path, the SHA-256 of the original file,
 and the licence, whose text is the entry's `LICENSE` file; its evaluation is
 ours, possibly at several horizons (`results_T<steps>.json` beside
 `results.json`). Both kinds load the same way; `info(name)["origin"]` tells
-them apart.
+them apart. An entry of ours meta-trained from a starting point (fine-tuned
+from another entry, say) records it as `derived_from`; fine-tuned from a
+third party's weights, it carries their licence's text as `LICENSE` too.
 
 An entry is a θ saved by `lopt_architectures.save_theta` (that module holds
 the format, its one writer and its one reader) with a name and the metadata
