@@ -15,14 +15,11 @@
 # layer, class subsets, label and pixel permutations, noise), none of which is in a suite.
 # 2,400 outer steps per seed: ~10 minutes each on 2 CPU cores (4 steps/s). Selection of 7 candidates: ~18
 # minutes. The held-out evaluations need text_lstm's Adam sweep, not yet stored (it runs for more than 40 minutes).
-# LOPT_PY: the Python to run the tools with (default: .venv/bin/python, PYTHONPATH set here).
+# LOPT_PY: the Python to run the tools with (default: .venv/bin/python; tools/recipes/env.sh).
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 out="${1:-$root/runs/celo_finetune}"
-py="${LOPT_PY:-$root/.venv/bin/python}"
-export JAX_PLATFORMS=cpu
-export PYTHONPATH="$root/tools$(for p in features architectures tasks es eval pretrained; do printf ':%s' "$root/packages/$p"; done)"
 cd "$root"
 stored=packages/eval/stored_baselines
 

@@ -11,10 +11,10 @@
 # candidate's table, scorecard line and skipped tasks go to <output dir>/<name>.log; results.json and plots to
 # <output dir>/<name>/. A candidate already evaluated (its results.json exists) is not run again. Last, every
 # candidate's scorecard side by side (tools/compare_pretrained --results) and <output dir>/speedups_T1000.png.
-# LOPT_PY: the Python to run the tools with (default: .venv/bin/python, PYTHONPATH set here).
+# LOPT_PY: the Python to run the tools with (default: .venv/bin/python; tools/recipes/env.sh).
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 if [ $# -lt 2 ]; then
   echo "usage: $0 <output dir> <optimizer> [<optimizer> ...]" >&2
   exit 2
@@ -22,9 +22,6 @@ fi
 mkdir -p "$1"
 out="$(cd "$1" && pwd)"  # absolute: the evaluations run from the repository's root
 shift
-py="${LOPT_PY:-$root/.venv/bin/python}"
-export JAX_PLATFORMS=cpu
-export PYTHONPATH="$root/tools$(for p in features architectures tasks es eval pretrained; do printf ':%s' "$root/packages/$p"; done)"
 names=()
 for optimizer in "$@"; do
   # A directory name for the candidate: pretrained:celo -> celo, checkpoint:a/seed1/theta_steps/step_1600 -> seed1_step_1600.

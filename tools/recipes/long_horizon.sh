@@ -9,10 +9,10 @@
 # as the candidate, so a speedup above 1 is reported as a lower bound). The 10,000-step Adam sweeps (about 6
 # minutes per task here) go to <work dir>/baselines and are reused by the next entry; they are not committed
 # (each is ~12 MB). An entry already evaluated (<work dir>/<entry>/results.json exists) is not run again.
-# LOPT_PY: the Python to run the tools with (default: .venv/bin/python, PYTHONPATH set here).
+# LOPT_PY: the Python to run the tools with (default: .venv/bin/python; tools/recipes/env.sh).
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 if [ $# -lt 1 ]; then
   echo "usage: $0 <work dir> [<entry> ...]" >&2
   exit 2
@@ -22,9 +22,6 @@ work="$(cd "$1" && pwd)"
 shift
 entries=("$@")
 [ ${#entries[@]} -gt 0 ] || entries=(celo celo_adam)
-py="${LOPT_PY:-$root/.venv/bin/python}"
-export JAX_PLATFORMS=cpu
-export PYTHONPATH="$root/tools$(for p in features architectures tasks es eval pretrained; do printf ':%s' "$root/packages/$p"; done)"
 cd "$root"
 for entry in "${entries[@]}"; do
   if [ ! -f "$work/$entry/results.json" ]; then
