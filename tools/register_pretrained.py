@@ -176,10 +176,10 @@ class Source(NamedTuple):
     derived_from: dict | None = None  # what meta-training started from (entry.json's `derived_from`)
 
 
-def recorded_init_theta(directory: str, command: str) -> str | None:
-    """The --init_theta the meta-training run in `directory` started from (None: the architecture's
-    initialisation): as its config.json records it, else as its recorded `command` passes it (runs before
-    config.json recorded the flag)."""
+def recorded_flag(directory: str, command: str, name: str) -> str | None:
+    """The value of `tools/meta_train --<name>` for the run in `directory` (None: not given): as its config.json
+    records it, else as its recorded `command` passes it (runs from before config.json, or before the θ files
+    recorded the flag)."""
     path = lopt_es.workdir.config_path(directory)
     if os.path.exists(path):
         try:
@@ -187,13 +187,14 @@ def recorded_init_theta(directory: str, command: str) -> str | None:
                 recorded = json.load(f).get("config", {})
         except (OSError, ValueError, AttributeError) as e:
             fail(f"cannot read the run configuration {path}: {e}")
-        if "init_theta" in recorded:
-            return recorded["init_theta"] or None
+        if name in recorded:
+            value = recorded[name]
+            return None if value in (None, "") else str(value)
     words = command.split()
     for i, word in enumerate(words):
-        if word.startswith("--init_theta="):
+        if word.startswith(f"--{name}="):
             return word.split("=", 1)[1] or None
-        if word == "--init_theta" and i + 1 < len(words):
+        if word == f"--{name}" and i + 1 < len(words):
             return words[i + 1]
     return None
 
@@ -238,14 +239,22 @@ def meta_training_source(directory: str, registry: str) -> Source:
         **({"selected_step": outer_steps} if _THETA_STEP.value is not None else {}),
         "meta_training_seconds": metadata.get("meta_training_seconds"),
     }
-    if metadata.get("min_inner_length"):
-        training["inner_lengths"] = [metadata["min_inner_length"], metadata.get("inner_length")]
-    init_theta = recorded_init_theta(directory, metadata.get("command", ""))
+    command = metadata.get("command", "")
+    min_inner = metadata.get("min_inner_length")
+    if min_inner is None and recorded_flag(directory, command, "min_inner_length") is not None:
+        try:
+            min_inner = int(recorded_flag(directory, command, "min_inner_length"))
+        except ValueError:
+            fail(f"{directory}: the recorded --min_inner_length is not a number: "
+                 f"{recorded_flag(directory, command, 'min_inner_length')!r}")
+    if min_inner:
+        training["inner_lengths"] = [min_inner, metadata.get("inner_length")]
+    init_theta = recorded_flag(directory, command, "init_theta")
     derived_from, license_text = starting_point(init_theta, registry) if init_theta else (None, None)
     return Source(lopt, theta, metadata.get("inner_length"), _DESCRIPTION.value, training, outer_steps,
                   meta_training_curve(os.path.join(directory, "metrics.jsonl")),
                   os.path.join(directory, "meta_training.png"), {}, license_text=license_text,
-                  min_horizon=metadata.get("min_inner_length"), derived_from=derived_from)
+                  min_horizon=min_inner, derived_from=derived_from)
 
 
 def third_party_source(spec_path: str, checkpoint: str) -> Source:

@@ -394,6 +394,23 @@ def test_a_selected_step_of_a_run_over_many_lengths_is_registered(run):
         register(tmp_path, theta_step=700, replace_entry=True)
 
 
+def test_run_lengths_only_the_command_records_are_read_from_it(run):
+    """θ saved before its metadata recorded --min_inner_length: the range of run lengths comes from the command, so
+    an evaluation inside it is accepted as the primary one (not only one at the longest length)."""
+    tmp_path, lopt, theta = run
+    la.save_theta(str(tmp_path / "run" / "theta"), lopt, theta, 1234, tasks="family tiny_digits", estimator="PES",
+                  inner_length=2 * HORIZON, command=f"tools/meta_train --inner_length={2 * HORIZON} "
+                  f"--min_inner_length={HORIZON // 2} --outer_steps=1234", meta_training_seconds=300)
+    register(tmp_path)
+    _, _, entry = lopt_pretrained.load("mine", directory=str(tmp_path / "registry"))
+    assert entry["training"]["inner_lengths"] == [HORIZON // 2, 2 * HORIZON]
+    # Without the flag anywhere, the run had one length, 2 * HORIZON, and needs an evaluation there.
+    la.save_theta(str(tmp_path / "run" / "theta"), lopt, theta, 1234, tasks="family tiny_digits", estimator="PES",
+                  inner_length=2 * HORIZON, command="tools/meta_train", meta_training_seconds=300)
+    with pytest.raises(SystemExit, match=f"no evaluation at the meta-training horizon {2 * HORIZON}"):
+        register(tmp_path, replace_entry=True)
+
+
 def test_adding_to_an_entry_without_its_curve_is_a_one_line_error(run):
     tmp_path, _, _ = run
     register(tmp_path)

@@ -8,6 +8,9 @@
 #
 #   tools/recipes/celo_finetune_text.sh [output dir, default runs/celo_finetune_text]
 #
+# TRAIN_ONLY (default update_rule; empty: all of θ, the learned scheduler too) and OUTER_STEPS (default 2400; θ is
+# saved and a selection candidate every 800 steps) give the recipe's variants.
+#
 # Tasks: lopt_tasks.TinyDigitsFamily (8x8 digits, one hidden layer of 32, class subsets, label and pixel
 # permutations, input noise) and lopt_tasks.TinyTextFamily (context-window MLP language models on the on-disk
 # licence texts, byte relabellings, vocabularies of 64-256): 2 structures of each, 2 tasks per structure, so 8
@@ -23,19 +26,21 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 cd "$root"
 stored=packages/eval/stored_baselines
+train_only="${TRAIN_ONLY-update_rule}"
+outer_steps="${OUTER_STEPS:-2400}"
 
 for seed in 0 1; do
-  "$py" tools/meta_train.py --init_theta=pretrained:celo --train_only=update_rule \
+  "$py" tools/meta_train.py --init_theta=pretrained:celo ${train_only:+--train_only=$train_only} \
     --family=tiny_digits,tiny_text --structures_per_family=2 --num_tasks=2 \
     --reparam_levels=global --reparam_range=1e-3,1e3 --estimator=pes --trunc_length=50 \
     --inner_length=2000 --min_inner_length=100 --meta_learning_rate=3e-4 --meta_weight_decay=1e-4 \
-    --outer_steps=2400 --checkpoint_every=100 --save_theta_every=800 --seed=$seed --workdir="$out/seed$seed"
+    --outer_steps=$outer_steps --checkpoint_every=100 --save_theta_every=800 --seed=$seed --workdir="$out/seed$seed"
 done
 
 # Each seed's best checkpoint on validation-v1 (never on the held-out suite).
 candidates=""
 for seed in 0 1; do
-  for step in 800 1600 2400; do candidates="$candidates${candidates:+,}$out/seed$seed/theta_steps/step_$step"; done
+  for step in $(seq 800 800 "$outer_steps"); do candidates="$candidates${candidates:+,}$out/seed$seed/theta_steps/step_$step"; done
 done
 [ -f "$out/selection.json" ] || "$py" tools/select_checkpoint.py --theta_dirs="$candidates" \
   --baseline_cache=$stored --out="$out/selection.json"
