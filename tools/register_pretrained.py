@@ -116,6 +116,17 @@ def default_registry() -> str:
     return os.path.join(root, "packages", "pretrained", "lopt_pretrained", "entries")
 
 
+def steps_seconds(metrics_path: str, steps: int) -> float | None:
+    """The wall time of the first `steps` meta-training steps, summed from metrics.jsonl (None: not recorded)."""
+    try:
+        records = [r for r in lopt_es.read_metrics(metrics_path) if r["step"] < steps]
+    except (OSError, ValueError, KeyError):
+        return None
+    if not records or any("seconds" not in r for r in records):
+        return None
+    return round(sum(r["seconds"] for r in records), 1)
+
+
 def meta_training_curve(metrics_path: str, points: int = CURVE_POINTS) -> dict:
     """The meta-loss (and inner loss) per step, averaged over consecutive blocks into at most `points` points."""
     records = lopt_es.read_metrics(metrics_path)
@@ -239,6 +250,8 @@ def meta_training_source(directory: str, registry: str) -> Source:
         **({"selected_step": outer_steps} if _THETA_STEP.value is not None else {}),
         "meta_training_seconds": metadata.get("meta_training_seconds"),
     }
+    if training["meta_training_seconds"] is None:  # θ saved before its metadata recorded it: from metrics.jsonl
+        training["meta_training_seconds"] = steps_seconds(os.path.join(directory, "metrics.jsonl"), outer_steps)
     command = metadata.get("command", "")
     min_inner = metadata.get("min_inner_length")
     if min_inner is None and recorded_flag(directory, command, "min_inner_length") is not None:

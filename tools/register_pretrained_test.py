@@ -31,7 +31,8 @@ def run(tmp_path):
                   inner_length=HORIZON, command="tools/meta_train --lopt=small_fc_lopt", meta_training_seconds=300)
     with open(workdir / "metrics.jsonl", "w") as f:
         for step in range(1234):
-            f.write(json.dumps({"step": step, "meta_loss": 2.0 - step / 1000, "inner_loss": 1.0}) + "\n")
+            f.write(json.dumps({"step": step, "meta_loss": 2.0 - step / 1000, "inner_loss": 1.0, "seconds": 0.25})
+                    + "\n")
     (workdir / "meta_training.png").write_bytes(b"\x89PNG" + bytes(2000))
     evaluation = tmp_path / "evaluation"
     os.makedirs(evaluation)
@@ -390,6 +391,8 @@ def test_a_selected_step_of_a_run_over_many_lengths_is_registered(run):
     jax.tree_util.tree_map(np.testing.assert_array_equal, chosen, restored)
     assert entry["training"]["selected_step"] == 600 and entry["training"]["outer_steps"] == 600
     assert entry["training"]["inner_lengths"] == [HORIZON // 2, 2 * HORIZON]
+    # That θ's metadata records no meta-training time: the first 600 steps' seconds from metrics.jsonl.
+    assert entry["training"]["meta_training_seconds"] == pytest.approx(600 * 0.25)
     with pytest.raises(SystemExit, match="no meta-trained optimizer in"):
         register(tmp_path, theta_step=700, replace_entry=True)
 
@@ -404,6 +407,7 @@ def test_run_lengths_only_the_command_records_are_read_from_it(run):
     register(tmp_path)
     _, _, entry = lopt_pretrained.load("mine", directory=str(tmp_path / "registry"))
     assert entry["training"]["inner_lengths"] == [HORIZON // 2, 2 * HORIZON]
+    assert entry["training"]["meta_training_seconds"] == 300
     # Without the flag anywhere, the run had one length, 2 * HORIZON, and needs an evaluation there.
     la.save_theta(str(tmp_path / "run" / "theta"), lopt, theta, 1234, tasks="family tiny_digits", estimator="PES",
                   inner_length=2 * HORIZON, command="tools/meta_train", meta_training_seconds=300)

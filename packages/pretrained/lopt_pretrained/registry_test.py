@@ -88,7 +88,15 @@ def test_every_entry_documents_its_training_and_evaluation(name):
         for key in ("tasks", "estimator", "outer_steps", "command", "meta_training_seconds", "versions"):
             assert key in training, key
         assert training["command"].startswith("tools/meta_train")
-        assert results["config"]["num_steps"] == entry["inner_length"]
+        if "inner_lengths" in training:  # runs of log-uniform lengths: evaluated inside their range
+            low, high = training["inner_lengths"]
+            assert low <= results["config"]["num_steps"] <= high and high == entry["inner_length"]
+        else:
+            assert results["config"]["num_steps"] == entry["inner_length"]
+        origin = entry.get("derived_from", {}).get("provenance")
+        if origin is not None:  # fine-tuned from a third party's weights: their licence goes with them
+            with open(os.path.join(directory, "LICENSE")) as f:
+                assert origin["license"]["spdx"] in f.read()
         with open(os.path.join(directory, "meta_training.json")) as f:
             curve = json.load(f)
         assert len(curve["step"]) == len(curve["meta_loss"]) > 10
