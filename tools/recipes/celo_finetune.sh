@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Issue 19's compute-lean recipe, as run on 2026-12-03 (no entry registered: see the closing note):
+# Issue 19's compute-lean recipe, as run on 2026-12-03; its validation-selected checkpoint (seed 1, step 1600) is
+# the registry entry celo_finetuned_digits (tools/register_pretrained --init_theta recorded, so it carries Celo's
+# LICENSE and provenance):
 # fine-tune the update rule
 # of the released Celo (scheduler frozen) on the tiny-digits task distribution with Celo's own meta-training
 # settings, for two meta-training seeds; choose a checkpoint on the validation suite only; evaluate on the frozen

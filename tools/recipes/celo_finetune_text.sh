@@ -19,6 +19,12 @@
 # same licence texts. Settings otherwise Celo's (amoudgl/celo@66d97611, celo/train.py): PES, truncation 50, run
 # lengths log-uniform in 100..2000, AdamW at 3e-4 (weight decay 1e-4), global weight re-parameterisation with
 # scales log-uniform in 1e-3..1e3. 2,400 outer steps per seed, about 12 minutes each on 2 CPU cores.
+#
+# Outcome (2026-12-04, heldout-v1 at T=1000, wins / IQM final-loss ratio / median speedup): seeds 0 and 1 scored
+# 5/13 0.540 1.26x and 6/13 0.388 1.25x; with TRAIN_ONLY= OUTER_STEPS=1600, 6/13 0.570 1.18x (1 diverged run)
+# and 3/13 1.671 0.55x. The released Celo scores 8/13 0.121 1.99x and the tiny-digits recipe's registered
+# checkpoint (celo_finetuned_digits) 7/13 0.223 1.70x: the text tasks did not move the held-out language models
+# and neither variant was registered (packages/pretrained/README.md).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 out="${1:-$root/runs/celo_finetune_text}"
