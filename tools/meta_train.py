@@ -13,7 +13,9 @@ family contributes `--structures_per_family` groups of `--num_tasks` tasks,
 pooled by `lopt_es.EstimatorMixture`). `--train_only=schedule,initial_hparams`
 meta-trains only those top-level entries of θ (the rest stay at their
 initialisation); `--init_theta=<dir>` starts from a saved θ
-(`--init_theta=pretrained:<name>`: from a registry entry, e.g. to fine-tune). The saved
+(`--init_theta=pretrained:<name>`: from a registry entry, e.g. to fine-tune; with it,
+`--lopt_config` may change what leaves θ's shape alone, e.g. `adam_1d_step_mult=0.01`
+for Celo). The saved
 theta/ is always the whole θ, and records the command
 and the meta-training wall time. A wrong flag, an
 unknown name, a checkpoint of another configuration or missing data ends the
@@ -33,6 +35,7 @@ steps in a row with one line saying so; its steps are checkpointed.
 """
 
 import ast
+import dataclasses
 import os
 import sys
 import time
@@ -97,7 +100,8 @@ _TRAIN_ONLY = flags.DEFINE_list("train_only", None, "Meta-train only these top-l
                                 "schedule,initial_hparams for nn_adam); the rest stay where they start.")
 _INIT_THETA = flags.DEFINE_string("init_theta", None, "Start from saved meta-parameters: a directory (a theta/ of "
                                   "an earlier run) or pretrained:<name> (a lopt_pretrained registry entry, e.g. "
-                                  "pretrained:celo); its architecture replaces --lopt and --lopt_config.")
+                                  "pretrained:celo); its architecture replaces --lopt, and --lopt_config may only change "
+                                  "what keeps θ's shape.")
 
 ESTIMATORS = {"pes": lopt_es.PES, "truncated_es": lopt_es.TruncatedES, "tbptt": lopt_es.TruncatedBPTT,
               "full_es": lopt_es.FullES}
@@ -156,14 +160,31 @@ def initial_theta(source: str) -> tuple[la.LearnedOptimizer, object]:
     return lopt, theta
 
 
+def reconfigured(lopt: la.LearnedOptimizer, theta) -> la.LearnedOptimizer:
+    """--init_theta's architecture with --lopt_config's overrides, which must leave θ's tree as it is (e.g. Celo's
+    adam_1d_step_mult, not a hidden size): the saved θ is where meta-training starts."""
+    try:
+        changed = dataclasses.replace(lopt, **lopt_config(lopt.name, _LOPT_CONFIG.value))
+    except ValueError as e:
+        fail(f"--lopt_config: {e}")
+    want = jax.eval_shape(changed.init_meta_params, jax.random.PRNGKey(0))
+    have = jax.eval_shape(lambda: theta)
+    if jax.tree_util.tree_structure(want) != jax.tree_util.tree_structure(have) or any(
+            (a.shape, a.dtype) != (b.shape, b.dtype) for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(have))):
+        fail(f"--lopt_config={','.join(_LOPT_CONFIG.value)} changes the shape of {lopt.name}'s meta-parameters, "
+             f"so --init_theta={_INIT_THETA.value} cannot start it; only overrides that keep θ's tree can be "
+             "combined with --init_theta")
+    return changed
+
+
 def starting_point() -> tuple[la.LearnedOptimizer, la.LearnedOptimizer]:
     """(the architecture, what ES trains): the same unless --train_only or --init_theta narrow or place θ."""
     if _INIT_THETA.value:
-        if _LOPT_CONFIG.value:
-            fail("--lopt_config cannot be combined with --init_theta: the saved θ's architecture is used")
         lopt, theta = initial_theta(_INIT_THETA.value)
         if flags.FLAGS["lopt"].present and lopt.name != _LOPT.value:
             fail(f"--lopt={_LOPT.value} but --init_theta holds a {lopt.name}")
+        if _LOPT_CONFIG.value:
+            lopt = reconfigured(lopt, theta)
     else:
         choose("learned optimizer", _LOPT.value, la.LEARNED)
         try:

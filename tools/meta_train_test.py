@@ -137,6 +137,21 @@ def test_init_theta_continues_from_a_saved_theta(tmp_path):
                                                           jax.tree_util.tree_leaves(fresh)))
 
 
+def test_init_theta_with_a_configuration_that_keeps_its_shape(tmp_path):
+    """--lopt_config with --init_theta: the saved θ under the changed configuration, recorded in the new θ."""
+    lopt = meta_train.la.small_fc_lopt()
+    before = lopt.init_meta_params(jax.random.PRNGKey(3))
+    first = str(tmp_path / "first" / "theta")
+    meta_train.la.save_theta(first, lopt, before, 5)
+    second = str(tmp_path / "second")
+    with flagsaver.flagsaver(**{**TINY, "lopt": "small_fc_lopt", "outer_steps": 1, "workdir": second,
+                                "meta_learning_rate": 0.0, "init_theta": first, "lopt_config": ["step_mult=0.01"]}):
+        meta_train.main(["meta_train"])
+    lopt, after, _ = meta_train.la.load_theta(os.path.join(second, "theta"))
+    assert lopt.step_mult == 0.01 and lopt.hidden_size == 4
+    jax.tree_util.tree_map(np.testing.assert_array_equal, after, before)
+
+
 def test_init_theta_from_a_registry_entry_and_theta_along_the_way(tmp_path):
     """--init_theta=pretrained:<name> starts at the entry's θ; --save_theta_every keeps θ at those steps."""
     workdir = str(tmp_path / "finetune")
@@ -160,8 +175,9 @@ def test_init_theta_from_a_registry_entry_and_theta_along_the_way(tmp_path):
     ({"train_only": ["lstm"]}, "--train_only: partially_trained: small_fc_lopt's θ has no entry 'lstm'; its entries"),
     ({"init_theta": "/nonexistent/theta"}, "--init_theta=/nonexistent/theta: no saved meta-parameters"),
     ({"init_theta": "pretrained:nope"}, "--init_theta=pretrained:nope: no pretrained optimizer 'nope'"),
-    ({"init_theta": "/nonexistent/theta", "lopt_config": ["hidden_size=3"]},
-     "--lopt_config cannot be combined with --init_theta"),
+    ({"init_theta": "pretrained:small_fc_lopt_digits_mlp", "lopt_config": ["hidden_size=3"]},
+     "--lopt_config=hidden_size=3 changes the shape of small_fc_lopt's meta-parameters, so "
+     "--init_theta=pretrained:small_fc_lopt_digits_mlp cannot start it"),
     ({"lopt_config": ["hidden=3"]}, "small_fc_lopt has no configuration field 'hidden'; fields: exp_mult"),
     ({"lopt_config": ["hidden_size"]}, "--lopt_config item 'hidden_size' is not key=value"),
     ({"lopt_config": ["hidden_size=2.5"]}, "--lopt_config hidden_size=2.5: expected a int, like the default 4"),

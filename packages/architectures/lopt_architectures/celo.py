@@ -23,6 +23,14 @@ the update rule first, then the scheduler):
 Celo-Adam replaces the update rule by Adam with bias correction and the
 learned rate: Δφ = λ·0.001·m̂/(ε + √(v̂ + 1e-10)).
 
+`adam_1d_step_mult` > 0 (not in the released configuration) puts Celo2's
+hand-designed floor under Celo's rule: vectors and scalars (biases, norm
+scales and offsets) take the Adam step λ·adam_1d_step_mult·m̂/(ε + √(v̂ + 1e-10))
+on Celo's first momentum and second moment, and only rank ≥ 2 tensors take
+the learned step. The learned step is proportional to rms(φ), so a tensor
+initialised at zero (every bias) barely moves under it: the output bias of a
+language model cannot learn the byte frequencies.
+
 Per step, as in the reference: the loss enters the buffer, gradients are
 clipped to ±1000, the scheduler reads t/T (before the step count advances)
 and the loss features, then the accumulators take the gradients and the rule
@@ -93,6 +101,17 @@ def scheduler_step(scheduler: dict, features: jax.Array, state: LSTMState) -> tu
     context = jnp.max(jax.nn.relu(linear(scheduler["mix"], x)), axis=0, keepdims=True)
     out, state = lstm_step(scheduler["lstm"], linear(scheduler["input"], x) + context, state)
     return 0.1 * jnp.exp(linear(scheduler["step_size"], out)[0, 0]), state
+
+
+def adam_step(p, m, v, step, lr, *, b1: float, b2: float, epsilon: float):
+    """φ − lr·m̂/(ε + √(v̂ + 1e-10)): Adam with bias correction, on the first momentum and second moment
+    channels (m[..., 0], v[..., 0]) after `step + 1` updates with decays b1 and b2."""
+    dtype = lf.tree_checks.compute_dtype(p.dtype)
+    t = (step + 1).astype(dtype)
+    m_hat = m[..., 0].astype(dtype) / (1 - b1 ** t)
+    v_hat = v[..., 0].astype(dtype) / (1 - b2 ** t)
+    update = m_hat * (lr / (epsilon + jnp.sqrt(v_hat + 1e-10)))
+    return (p.astype(dtype) - update).astype(p.dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +196,10 @@ class Celo(_CeloBase):
     factored_decays: tuple[float, ...] = (0.9, 0.99, 0.999)
     exp_mult: float = 0.001
     use_scheduler: bool = True
+    #: > 0: vectors and scalars take Adam at rate λ·adam_1d_step_mult instead of the learned rule (0: the released
+    #: Celo, every tensor learned).
+    adam_1d_step_mult: float = 0.0
+    epsilon: float = 1e-8
 
     name: ClassVar[str] = "celo"
     #: The update rule's input groups (names and widths), in order.
@@ -189,6 +212,8 @@ class Celo(_CeloBase):
             raise ValueError(f"celo: the feature layout needs 3 momentum, 1 second-moment and 3 AdaFactor "
                              f"decays, got {counts}.")
         check_sizes(self, {"hidden_size": 1})
+        if not self.adam_1d_step_mult >= 0:
+            raise ValueError(f"celo: adam_1d_step_mult must be >= 0 (0: off), got {self.adam_1d_step_mult}.")
 
     def _factored_decays(self):
         return self.factored_decays
@@ -204,6 +229,9 @@ class Celo(_CeloBase):
         return lr_mult if self.use_scheduler else jnp.ones_like(lr_mult)
 
     def _rule(self, theta, lr_mult, step, p, g, m, v, v_row, v_col, v_diag):
+        if self.adam_1d_step_mult > 0 and p.ndim <= 1:
+            return adam_step(p, m, v, step, lr_mult * self.adam_1d_step_mult, b1=self.momentum_decays[0],
+                             b2=self.second_moment_decays[0], epsilon=self.epsilon)
         return mlp_step(theta["update_rule"], lr_mult, p, g, m, v, v_row, v_col, v_diag,
                         exp_mult=self.exp_mult, step_mult=self.step_mult)
 
@@ -228,13 +256,8 @@ class CeloAdam(_CeloBase):
         return {"scheduler": init_scheduler(key, self.lstm_hidden_size, with_controls=False)}
 
     def _rule(self, theta, lr_mult, step, p, g, m, v, v_row, v_col, v_diag):
-        dtype = lf.tree_checks.compute_dtype(p.dtype)
-        t = (step + 1).astype(dtype)
-        m_hat = m[..., 0].astype(dtype) / (1 - self.momentum_decays[0] ** t)
-        v_hat = v[..., 0].astype(dtype) / (1 - self.second_moment_decays[0] ** t)
-        lr = lr_mult * self.step_mult
-        update = m_hat * (lr / (self.epsilon + jnp.sqrt(v_hat + 1e-10)))
-        return (p.astype(dtype) - update).astype(p.dtype)
+        return adam_step(p, m, v, step, lr_mult * self.step_mult, b1=self.momentum_decays[0],
+                         b2=self.second_moment_decays[0], epsilon=self.epsilon)
 
 
 def celo(**config) -> Celo:

@@ -109,6 +109,42 @@ def test_celo_adam_is_bias_corrected_adam_at_the_scheduled_rate():
         np.testing.assert_allclose(opt.get_params(state)[k], p[k], rtol=1e-5, atol=1e-7, err_msg=k)
 
 
+def test_adam_floor_takes_vectors_and_scalars_and_leaves_matrices_to_the_rule():
+    """adam_1d_step_mult: rank <= 1 leaves follow bias-corrected Adam at λ·c (replayed in numpy, phase 1 so λ = 1);
+    rank >= 2 leaves are exactly what the released configuration gives them."""
+    rng = np.random.default_rng(6)
+    lopt = celo(use_scheduler=False, adam_1d_step_mult=0.02)
+    theta = lopt.init_meta_params(jax.random.PRNGKey(6))
+    params = tree(rng)
+    grads = [tree(rng, 0.1) for _ in range(3)]
+    losses = [2.0, 1.5, 1.7]
+    opt, state = run(lopt, theta, params, grads, losses)
+    _, released = run(celo(use_scheduler=False), theta, params, grads, losses)
+    for k in ("a", "b"):
+        p = np.asarray(params[k], np.float64)
+        m = v = np.zeros_like(p)
+        for t, g in enumerate(grads, start=1):
+            gk = np.asarray(g[k], np.float64)
+            m, v = 0.9 * m + 0.1 * gk, 0.999 * v + 0.001 * gk**2
+            p = p - 0.02 * (m / (1 - 0.9**t)) / (1e-8 + np.sqrt(v / (1 - 0.999**t) + 1e-10))
+        np.testing.assert_allclose(opt.get_params(state)[k], p, rtol=1e-5, atol=1e-7, err_msg=k)
+        assert not np.allclose(opt.get_params(state)[k], opt.get_params(released)[k])
+    for k in ("c", "k"):
+        np.testing.assert_array_equal(opt.get_params(state)[k], opt.get_params(released)[k])
+
+
+def test_a_zero_initialised_bias_barely_moves_under_the_learned_rule_alone():
+    """Why the floor exists: the learned step is proportional to rms(φ), so a zero vector stays near zero."""
+    rng = np.random.default_rng(7)
+    params = {"w": jnp.asarray(rng.standard_normal((4, 3)), jnp.float32), "b": jnp.zeros(3, jnp.float32)}
+    grads = [{"w": jnp.asarray(rng.standard_normal((4, 3)), jnp.float32), "b": jnp.ones(3, jnp.float32)}] * 20
+    theta = celo().init_meta_params(jax.random.PRNGKey(7))
+    opt, released = run(celo(use_scheduler=False), theta, params, grads, [1.0] * 20)
+    _, floored = run(celo(use_scheduler=False, adam_1d_step_mult=0.01), theta, params, grads, [1.0] * 20)
+    assert np.max(np.abs(opt.get_params(released)["b"])) < 1e-6
+    np.testing.assert_allclose(opt.get_params(floored)["b"], -0.2, rtol=1e-3)  # 20 Adam steps of 0.01 against g = 1
+
+
 def test_gradients_are_clipped_at_1000():
     rng = np.random.default_rng(4)
     lopt = celo_adam()
@@ -143,6 +179,8 @@ def test_bad_configurations_are_refused():
         celo(lstm_hidden_size=0)
     with pytest.raises(ValueError, match="hidden_size must be >= 1"):
         celo(hidden_size=-2)
+    with pytest.raises(ValueError, match="adam_1d_step_mult must be >= 0"):
+        celo(adam_1d_step_mult=-0.1)
     with pytest.raises(ValueError, match="one momentum"):
         celo_adam(momentum_decays=(0.9, 0.99))
     opt = celo().optimizer(celo().init_meta_params(jax.random.PRNGKey(0)))
