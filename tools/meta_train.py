@@ -167,12 +167,11 @@ def reconfigured(lopt: la.LearnedOptimizer, theta) -> la.LearnedOptimizer:
         changed = dataclasses.replace(lopt, **lopt_config(lopt.name, _LOPT_CONFIG.value))
     except ValueError as e:
         fail(f"--lopt_config: {e}")
-    want = jax.eval_shape(changed.init_meta_params, jax.random.PRNGKey(0))
-    have = jax.eval_shape(lambda: theta)
-    if jax.tree_util.tree_structure(want) != jax.tree_util.tree_structure(have) or any(
-            (a.shape, a.dtype) != (b.shape, b.dtype) for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(have))):
+    try:
+        la.theta_leaves(changed, theta, what="the saved θ")
+    except ValueError as e:
         fail(f"--lopt_config={','.join(_LOPT_CONFIG.value)} changes the shape of {lopt.name}'s meta-parameters, "
-             f"so --init_theta={_INIT_THETA.value} cannot start it; only overrides that keep θ's tree can be "
+             f"so --init_theta={_INIT_THETA.value} cannot start it ({e}); only overrides that keep θ's tree can be "
              "combined with --init_theta")
     return changed
 

@@ -40,8 +40,7 @@ done
 
 # The best checkpoint of each seed on the validation suite, and the released Celo, on the held-out suite.
 for seed in 0 1; do
-  best=$("$py" -c "import json,sys; rows=[r for r in json.load(open(sys.argv[1]))['candidates'] if '/seed$seed/' in r['theta_dir']]
-import select_checkpoint as s; print(min(rows, key=s.rank_key)['theta_dir'])" "$out/selection.json")
+  best=$(best_checkpoint "$out/selection.json" "/seed$seed/")
   "$py" tools/evaluate.py --optimizer="checkpoint:$best" --suite=heldout-v1 --baseline_cache=$stored \
     --out="$out/heldout_seed$seed"
 done

@@ -53,8 +53,6 @@ done
 
 chosen=()
 for seed in 0 1; do
-  chosen+=("checkpoint:$("$py" -c "import json, sys; import select_checkpoint as s
-rows = [r for r in json.load(open(sys.argv[1]))['candidates'] if '/seed$seed/' in r['theta_dir']]
-print(min(rows, key=s.rank_key)['theta_dir'])" "$out/selection.json")")
+  chosen+=("checkpoint:$(best_checkpoint "$out/selection.json" "/seed$seed/")")
 done
 tools/recipes/heldout_tables.sh "$out/heldout" "${chosen[@]}" pretrained:celo

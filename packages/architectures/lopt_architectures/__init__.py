@@ -51,7 +51,7 @@ from lopt_architectures.partial import PartiallyTrained, partially_trained
 from lopt_architectures.optax_interop import AsOptaxState, OptaxOptimizerState, as_optax, from_optax
 from lopt_architectures.registry import HAND_DESIGNED, LEARNED, make_learned_optimizer, make_optimizer
 from lopt_architectures.config import config_of, from_config
-from lopt_architectures.saved_theta import CheckpointFormatError, SavedTheta, load_theta, save_theta
+from lopt_architectures.saved_theta import CheckpointFormatError, SavedTheta, load_theta, save_theta, theta_leaves
 from lopt_architectures.schedules import warmup_cosine_schedule
 from lopt_architectures.small_fc_lopt import SmallFcLOpt, SmallFcLOptState, small_fc_lopt
 from lopt_architectures.velo import VeLO, VeLOState, velo
@@ -124,6 +124,7 @@ __all__ = [
     "skip_non_finite",
     "sm3",
     "small_fc_lopt",
+    "theta_leaves",
     "celo",
     "celo2",
     "celo_adam",

@@ -98,6 +98,23 @@ def _template(lopt: LearnedOptimizer) -> tuple[list[tuple[str, jax.ShapeDtypeStr
     return [(jax.tree_util.keystr(p), s) for p, s in leaves], treedef
 
 
+def theta_leaves(lopt: LearnedOptimizer, theta: Any, *, what: str = "theta_leaves") -> list[tuple[str, np.ndarray]]:
+    """θ's leaves as (key path, array), checked to be exactly the leaves of `lopt`'s θ (same paths, shapes, dtypes).
+
+    Raises:
+      ValueError: a leaf of θ is not one of `lopt`'s or is mis-shaped, or θ lacks one (the message starts with `what`).
+    """
+    template = dict(_template(lopt)[0])
+    flat = [(jax.tree_util.keystr(p), np.asarray(x)) for p, x in jax.tree_util.tree_flatten_with_path(theta)[0]]
+    for key, value in flat:
+        spec = template.get(key)
+        if spec is None or spec.shape != value.shape or spec.dtype != value.dtype:
+            raise ValueError(f"{what}: leaf {key} ({value.dtype}{list(value.shape)}) does not fit {lopt.name}.")
+    if len(flat) != len(template):
+        raise ValueError(f"{what}: θ has {len(flat)} leaves, {lopt.name} has {len(template)}.")
+    return flat
+
+
 def save_theta(directory: str | os.PathLike, lopt: LearnedOptimizer, theta: Any, step: int | None = None, *,
                name: str | None = None, **metadata) -> str:
     """Writes θ of `lopt` to `directory` (see the module docstring); returns the manifest's path.
@@ -109,14 +126,7 @@ def save_theta(directory: str | os.PathLike, lopt: LearnedOptimizer, theta: Any,
       ValueError: θ is not a θ of `lopt` (a leaf missing, extra or mis-shaped); nothing is written.
     """
     directory = os.fspath(directory)
-    template = dict(_template(lopt)[0])
-    flat = [(jax.tree_util.keystr(p), np.asarray(x)) for p, x in jax.tree_util.tree_flatten_with_path(theta)[0]]
-    for key, value in flat:
-        spec = template.get(key)
-        if spec is None or spec.shape != value.shape or spec.dtype != value.dtype:
-            raise ValueError(f"save_theta: leaf {key} ({value.dtype}{list(value.shape)}) does not fit {lopt.name}.")
-    if len(flat) != len(template):
-        raise ValueError(f"save_theta: θ has {len(flat)} leaves, {lopt.name} has {len(template)}.")
+    flat = theta_leaves(lopt, theta, what="save_theta")
     os.makedirs(directory, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, **dict(flat))

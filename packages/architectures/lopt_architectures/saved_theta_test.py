@@ -130,6 +130,22 @@ def test_errors(tmp_path):
     assert not os.path.exists(tmp_path / "bad" / "entry.json")
 
 
+def test_theta_leaves_are_checked_against_the_architecture():
+    lopt = la.small_fc_lopt()
+    theta = lopt.init_meta_params(jax.random.PRNGKey(1))
+    leaves = la.theta_leaves(lopt, theta)
+    assert [k for k, _ in leaves] == list(keyed(theta))
+    for key, value in leaves:
+        np.testing.assert_array_equal(value, keyed(theta)[key])
+    with pytest.raises(ValueError, match=r"^check: leaf .* does not fit small_fc_lopt\.$"):
+        la.theta_leaves(la.small_fc_lopt(hidden_size=3), theta, what="check")
+    fewer = dict(theta)
+    path, _ = jax.tree_util.tree_flatten_with_path(theta)[0][0]
+    del fewer[path[0].key]
+    with pytest.raises(ValueError, match=r"θ has \d+ leaves, small_fc_lopt has \d+"):
+        la.theta_leaves(lopt, fewer)
+
+
 def test_a_damaged_or_impossible_file_is_a_checkpoint_format_error(tmp_path):
     """Not a JSONDecodeError or a ValueError from deep inside the architecture: the caller reports one line."""
     (tmp_path / "step_3.json").write_text("garbage")
